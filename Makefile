@@ -1,0 +1,27 @@
+# Each target creates .venv if missing and installs what it needs into it.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-dev
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/elman demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest src tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/predict.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

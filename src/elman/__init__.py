@@ -1,0 +1,43 @@
+"""elman: simple (Elman) recurrent networks in the state-space form of the theorems.
+
+    z_{k+1} = s(A z_k + B u_k + b),    y_k = g(C z_{k+1} + d)
+
+The core needs NumPy only; the Keras bridge imports Keras when first used.
+"""
+
+__version__ = "0.1.0"
+
+from . import activations, errors  # noqa: E402
+from .errors import ElmanError, UnsupportedModelError  # noqa: E402
+from .model import ElmanRNN, StackedRNN, StatefulRunner, Trajectory  # noqa: E402
+from .io import load, save  # noqa: E402
+from .keras import (  # noqa: E402
+    ParityReport,
+    from_keras,
+    get_states,
+    reset_states,
+    set_states,
+    to_keras,
+    verify_keras,
+)
+
+__all__ = [
+    "__version__",
+    "ElmanRNN",
+    "StackedRNN",
+    "StatefulRunner",
+    "Trajectory",
+    "ElmanError",
+    "UnsupportedModelError",
+    "ParityReport",
+    "from_keras",
+    "to_keras",
+    "verify_keras",
+    "reset_states",
+    "get_states",
+    "set_states",
+    "load",
+    "save",
+    "activations",
+    "errors",
+]

@@ -1,0 +1,218 @@
+"""Element-wise activations by their Keras names, each with its derivative.
+
+``get(name)`` returns an :class:`Activation` ``(name, f, df)`` where ``f(x)`` is the
+activation and ``df(x)`` its derivative with respect to the pre-activation ``x``
+(backpropagation through time needs ``s'(A z + B u + b)``). Both keep the dtype of
+``x`` (float32 stays float32, so Keras parity is not spoiled by an upcast).
+
+The formulas and constants are Keras 3's defaults: ``leaky_relu`` has slope 0.2,
+``elu`` alpha 1, ``hard_sigmoid`` is ``relu6(x + 3) / 6``, ``gelu`` is the exact
+(erf) form, ``selu`` uses the constants of Klambauer et al. (2017).
+
+>>> import numpy as np
+>>> get("relu").f(np.array([-1.0, 2.0]))
+array([0., 2.])
+>>> get(None).name
+'linear'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import UnknownActivationError
+
+__all__ = ["Activation", "get", "names", "ALIASES"]
+
+Array = np.ndarray
+
+# Constants of selu as TensorFlow defines them.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_LEAKY_SLOPE = 0.2
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An element-wise activation: ``f`` and its derivative ``df``, by Keras name."""
+
+    name: str
+    f: Callable[[Array], Array]
+    df: Callable[[Array], Array]
+
+    def __call__(self, x: Array) -> Array:
+        return self.f(x)
+
+
+def _ones_like(x: Array) -> Array:
+    return np.ones_like(x)
+
+
+def _linear(x: Array) -> Array:
+    return x
+
+
+def _dtanh(x: Array) -> Array:
+    t = np.tanh(x)
+    return 1 - t * t
+
+
+def _sigmoid(x: Array) -> Array:
+    # exp(-|x|) never overflows; the two branches are the same function.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _dsigmoid(x: Array) -> Array:
+    s = _sigmoid(x)
+    return s * (1 - s)
+
+
+def _relu(x: Array) -> Array:
+    return np.maximum(x, 0)
+
+
+def _step(x: Array) -> Array:
+    return (x > 0).astype(x.dtype)
+
+
+def _hard_sigmoid(x: Array) -> Array:
+    return np.clip(x + 3, 0, 6) / 6
+
+
+def _dhard_sigmoid(x: Array) -> Array:
+    return np.where((x > -3) & (x < 3), 1 / 6, 0).astype(x.dtype)
+
+
+def _softplus(x: Array) -> Array:
+    return np.logaddexp(0, x).astype(x.dtype, copy=False)
+
+
+def _softsign(x: Array) -> Array:
+    return x / (1 + np.abs(x))
+
+
+def _dsoftsign(x: Array) -> Array:
+    a = 1 + np.abs(x)
+    return 1 / (a * a)
+
+
+def _elu(x: Array) -> Array:
+    # expm1 of min(x, 0) keeps the unused branch from overflowing.
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+def _delu(x: Array) -> Array:
+    return np.where(x > 0, 1, np.exp(np.minimum(x, 0))).astype(x.dtype)
+
+
+def _selu(x: Array) -> Array:
+    neg = _SELU_ALPHA * np.expm1(np.minimum(x, 0))
+    return _SELU_SCALE * np.where(x > 0, x, neg)
+
+
+def _dselu(x: Array) -> Array:
+    neg = _SELU_ALPHA * np.exp(np.minimum(x, 0))
+    return (_SELU_SCALE * np.where(x > 0, 1, neg)).astype(x.dtype)
+
+
+def _silu(x: Array) -> Array:
+    return x * _sigmoid(x)
+
+
+def _dsilu(x: Array) -> Array:
+    s = _sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def _erf(x: Array) -> Array:
+    try:  # SciPy's erf is vectorised; math.erf is the exact fallback.
+        from scipy.special import erf
+    except ImportError:
+        erf = np.frompyfunc(math.erf, 1, 1)
+    return np.asarray(erf(x), dtype=x.dtype)
+
+
+def _gelu(x: Array) -> Array:
+    return 0.5 * x * (1 + _erf(x * _INV_SQRT2))
+
+
+def _dgelu(x: Array) -> Array:
+    cdf = 0.5 * (1 + _erf(x * _INV_SQRT2))
+    pdf = _INV_SQRT2PI * np.exp(-0.5 * x * x)
+    return cdf + x * pdf
+
+
+def _relu6(x: Array) -> Array:
+    return np.clip(x, 0, 6)
+
+
+def _drelu6(x: Array) -> Array:
+    return ((x > 0) & (x < 6)).astype(x.dtype)
+
+
+def _leaky_relu(x: Array) -> Array:
+    return np.where(x > 0, x, _LEAKY_SLOPE * x)
+
+
+def _dleaky_relu(x: Array) -> Array:
+    return np.where(x > 0, 1, _LEAKY_SLOPE).astype(x.dtype)
+
+
+_REGISTRY = {
+    a.name: a
+    for a in (
+        Activation("linear", _linear, _ones_like),
+        Activation("tanh", np.tanh, _dtanh),
+        Activation("relu", _relu, _step),
+        Activation("sigmoid", _sigmoid, _dsigmoid),
+        Activation("hard_sigmoid", _hard_sigmoid, _dhard_sigmoid),
+        Activation("softplus", _softplus, _sigmoid),
+        Activation("softsign", _softsign, _dsoftsign),
+        Activation("elu", _elu, _delu),
+        Activation("selu", _selu, _dselu),
+        Activation("exponential", np.exp, np.exp),
+        Activation("silu", _silu, _dsilu),
+        Activation("gelu", _gelu, _dgelu),
+        Activation("relu6", _relu6, _drelu6),
+        Activation("leaky_relu", _leaky_relu, _dleaky_relu),
+    )
+}
+
+#: Other names Keras accepts for the same function.
+ALIASES = {"swish": "silu", "identity": "linear"}
+
+
+def names() -> tuple[str, ...]:
+    """The canonical activation names elman supports, in a fixed order."""
+    return tuple(_REGISTRY)
+
+
+def get(name: str | Activation | None) -> Activation:
+    """The activation called ``name`` (a Keras name; ``None`` means linear).
+
+    Raises :class:`~elman.errors.UnknownActivationError` listing the known names.
+    """
+    if isinstance(name, Activation):
+        return name
+    if name is None:
+        return _REGISTRY["linear"]
+    if not isinstance(name, str):
+        raise UnknownActivationError(
+            f"activation must be a name (str) or None, got {type(name).__name__} {name!r}; "
+            f"expected one of: {', '.join(names())}"
+        )
+    key = ALIASES.get(name.lower(), name.lower())
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise UnknownActivationError(
+            f"activation {name!r} is not known; expected one of: {', '.join(names())} "
+            f"(aliases: {', '.join(ALIASES)})"
+        ) from None

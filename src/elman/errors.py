@@ -1,0 +1,74 @@
+"""The exceptions elman raises.
+
+Every error that comes from user input is one of these. Each subclasses the
+built-in exception a caller would expect (``ValueError``, ``TypeError``,
+``ImportError``, ``FileNotFoundError``) so ``except ValueError`` keeps working,
+and each message names the argument, what was given and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ElmanError",
+    "ShapeError",
+    "NonFiniteError",
+    "ParameterError",
+    "InputTypeError",
+    "UnknownActivationError",
+    "UnsupportedModelError",
+    "ModelFileError",
+    "MissingDependencyError",
+]
+
+
+class ElmanError(Exception):
+    """Base class of every exception raised by elman."""
+
+
+class ShapeError(ElmanError, ValueError):
+    """An array has the wrong number of dimensions or the wrong size."""
+
+
+class NonFiniteError(ElmanError, ValueError):
+    """An array holds NaN or infinity where finite numbers are needed."""
+
+
+class ParameterError(ElmanError, ValueError):
+    """A scalar argument is out of range or of the wrong kind of value."""
+
+
+class InputTypeError(ElmanError, TypeError):
+    """An argument is not numeric (or not of the type the function needs)."""
+
+
+class UnknownActivationError(ElmanError, ValueError):
+    """An activation name that elman (and Keras) does not know."""
+
+
+class UnsupportedModelError(ElmanError, ValueError):
+    """A Keras model holds a layer or a setting that elman cannot reproduce."""
+
+
+class ModelFileError(ElmanError, FileNotFoundError):
+    """A model file is missing, unreadable or not a model."""
+
+
+class MissingDependencyError(ElmanError, ImportError):
+    """An optional dependency (Keras, matplotlib, ...) is not installed."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency, or say which extra installs it.
+
+    >>> require("math", "dev").sqrt(4.0)
+    2.0
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            f"{module!r} is needed here but is not installed ({exc}); "
+            f"install it with: pip install 'elman[{extra}]'"
+        ) from exc
