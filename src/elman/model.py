@@ -241,6 +241,7 @@ class ElmanRNN:
         self._g = activations.get(output_activation)
         self._return_sequences = bool(return_sequences)
         self._go_backwards = bool(go_backwards)
+        self._frozen = True
 
     # -- read-only attributes
     A = property(lambda self: self._A, doc="(M, M) recurrent matrix.")
@@ -258,7 +259,7 @@ class ElmanRNN:
     dtype = property(lambda self: self._dtype, doc="float32 or float64.")
 
     def __setattr__(self, key, value):
-        if hasattr(self, "_dims"):
+        if getattr(self, "_frozen", False):
             raise AttributeError(f"{type(self).__name__} is immutable; use .replace({key}=...) for a changed copy")
         object.__setattr__(self, key, value)
 
@@ -524,6 +525,7 @@ class StackedRNN:
         )
         self._return_sequences = bool(return_sequences)
         self._dtype = dt
+        self._frozen = True
 
     layers = property(lambda self: self._layers, doc="The recurrent layers (ElmanRNN, no readout).")
     C = property(lambda self: self._top.C)
@@ -537,7 +539,7 @@ class StackedRNN:
     dtype = property(lambda self: self._dtype)
 
     def __setattr__(self, key, value):
-        if hasattr(self, "_dtype"):
+        if getattr(self, "_frozen", False):
             raise AttributeError(f"{type(self).__name__} is immutable")
         object.__setattr__(self, key, value)
 
