@@ -378,9 +378,13 @@ def verify_keras(model, U=None, *, n_samples: int = 32, n_steps: int = 16, seed:
     T = shape[1] if shape[1] is not None else n_steps
     rng = np.random.default_rng(seed)
     if U is None:
-        batches = [rng.standard_normal((N, T, rnn.input_dim)).astype(rnn.dtype) for _ in range(3)]
+        batches = [rng.standard_normal((N, T, rnn.input_dim)) for _ in range(3)]
     else:
-        batches = [_check_U(U, rnn.input_dim, rnn.dtype)] * 3
+        batches = [_check_U(U, rnn.input_dim, np.float64)] * 3
+    # model.predict casts NumPy input to keras.config.floatx() (float32 by default),
+    # even for a float64 model; elman is given exactly what Keras sees.
+    floatx = np.dtype(keras.config.floatx())
+    batches = [X.astype(floatx).astype(rnn.dtype) for X in batches]
     if stateful and batches[0].shape[0] != N:
         raise ShapeError(f"U has {batches[0].shape[0]} samples but the stateful model's batch size is {N}")
 
