@@ -7,7 +7,7 @@ The core needs NumPy only; the Keras bridge imports Keras when first used.
 
 __version__ = "0.1.0"
 
-from . import activations, errors  # noqa: E402
+from . import activations, data, errors  # noqa: E402
 from .errors import ElmanError, UnsupportedModelError  # noqa: E402
 from .model import ElmanRNN, StackedRNN, StatefulRunner, Trajectory  # noqa: E402
 from .io import load, save  # noqa: E402
@@ -39,5 +39,6 @@ __all__ = [
     "load",
     "save",
     "activations",
+    "data",
     "errors",
 ]
