@@ -70,3 +70,11 @@ def test_python_dash_m_in_a_real_process(saved, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "elman", "inspect", str(tmp_path / "none.npz")],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "does not exist" in bad.stderr
+
+
+def test_verify_stateful_keras_file(keras, tmp_path, capsys):
+    path = tmp_path / "stateful.keras"
+    build(keras, 2, [4, 3], 1, stateful=True, batch_size=3, return_sequences=True, seed=8).save(path)
+    assert cli.main(["verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "stateful" in out and "call 4 after reset" in out and "PASSED" in out
