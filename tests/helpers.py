@@ -78,6 +78,9 @@ def assert_parity(y_keras, y_elman, tol, label=""):
     assert np.shape(y_keras) == np.shape(y_elman), f"{label}: shapes {np.shape(y_keras)} vs {np.shape(y_elman)}"
     assert np.all(np.isfinite(y_keras)), f"{label}: Keras output not finite; the test model is badly scaled"
     err, scaled = max_err(y_keras, y_elman)
+    if os.environ.get("ELMAN_PARITY_LOG"):  # for the figures in closing notes
+        with open(os.environ["ELMAN_PARITY_LOG"], "a") as f:
+            f.write(f"{np.asarray(y_keras).dtype}\t{tol:g}\t{err:.3e}\t{scaled:.3e}\t{label}\n")
     assert scaled <= tol, f"{label}: max abs err {err:.3e} (scaled {scaled:.3e}) > {tol:.0e}"
     return err
 
