@@ -7,10 +7,12 @@ The core needs NumPy only; the Keras bridge imports Keras when first used.
 
 __version__ = "0.1.0"
 
-from . import activations, data, errors  # noqa: E402
+from . import activations, data, datasets, errors  # noqa: E402
 from .errors import ElmanError, UnsupportedModelError  # noqa: E402
 from .model import ElmanRNN, StackedRNN, StatefulRunner, Trajectory  # noqa: E402
 from .io import load, save  # noqa: E402
+from . import optim  # noqa: E402
+from .train import FitResult, Grads, StackedGrads, fit, loss_and_grad  # noqa: E402
 from .keras import (  # noqa: E402
     ParityReport,
     from_keras,
@@ -37,8 +39,15 @@ __all__ = [
     "get_states",
     "set_states",
     "load",
+    "fit",
+    "loss_and_grad",
+    "FitResult",
+    "Grads",
+    "StackedGrads",
+    "optim",
     "save",
     "activations",
     "data",
+    "datasets",
     "errors",
 ]

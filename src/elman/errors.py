@@ -18,6 +18,7 @@ __all__ = [
     "UnsupportedModelError",
     "ModelFileError",
     "MissingDependencyError",
+    "DivergenceWarning",
 ]
 
 
@@ -55,6 +56,10 @@ class ModelFileError(ElmanError, FileNotFoundError):
 
 class MissingDependencyError(ElmanError, ImportError):
     """An optional dependency (Keras, matplotlib, ...) is not installed."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the loss or the weights became NaN or inf."""
 
 
 def require(module: str, extra: str):

@@ -173,6 +173,40 @@ def _fmt(x: np.ndarray) -> str:
     return np.array2string(x, precision=4, suppress_small=True, threshold=36, edgeitems=2)
 
 
+# --------------------------------------------------------------------------- the recursion
+
+
+def _time_major(U: np.ndarray, go_backwards: bool) -> np.ndarray:
+    """(N, T, D) input as a (T, N, D) view in the order the steps are taken."""
+    return (U[:, ::-1] if go_backwards else U).transpose(1, 0, 2)
+
+
+def _recur(X, A, B, b, s, z, keep: bool = True):
+    """z_{k+1} = s(A z_k + B x_k + b) over a batch, time-major.
+
+    X : (T, N, D) inputs in step order;  z : (N, M) initial state.
+    Returns (H, Z, z_T): H (T, N, M) the pre-activations A z_k + B x_k + b (what
+    backpropagation needs), Z (T+1, N, M) the states with z_0 (None unless ``keep``),
+    z_T the final state.
+    """
+    T, N, _ = X.shape
+    # The input drive B x_k + b of every step in one product; the loop adds only A z_k.
+    # Summation order ((x B^T) + b) + z A^T is Keras's, which keeps float32 close.
+    H = np.matmul(X, B.T)
+    H += b
+    AT = A.T
+    Z = None
+    if keep:
+        Z = np.empty((T + 1, N, A.shape[0]), dtype=H.dtype)
+        Z[0] = z
+    for k in range(T):
+        H[k] += z @ AT
+        z = s(H[k])
+        if keep:
+            Z[k + 1] = z
+    return H, Z, z
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -374,25 +408,8 @@ class ElmanRNN:
         Returns (Z, z_T): Z the (T+1, N, M) time-major states in step order (None
         unless ``keep``), z_T the final state (N, M).
         """
-        N, T, _ = U.shape
-        if self._go_backwards:
-            U = U[:, ::-1]
-        # The input drive B u_k + b of every step in one product, time-major so that
-        # each step reads a contiguous (N, M) block; the loop adds only A z_k.
-        # Summation order ((u B^T) + b) + z A^T is Keras's, which keeps float32 close.
-        W = np.matmul(U.transpose(1, 0, 2), self._B.T)
-        W += self._b
-        AT, s = self._A.T, self._s.f
-        Z = None
-        if keep:
-            Z = np.empty((T + 1, N, self._dims[1]), dtype=self._dtype)
-            Z[0] = z
-        for k in range(T):
-            W[k] += z @ AT
-            z = s(W[k])
-            if keep:
-                Z[k + 1] = z
-        return Z, z
+        _, Z, zT = _recur(_time_major(U, self._go_backwards), self._A, self._B, self._b, self._s.f, z, keep)
+        return Z, zT
 
     def _sequence(self, U: np.ndarray, z0) -> tuple[np.ndarray, np.ndarray]:
         """(states (N, T+1, M), z_T) for input already checked."""
