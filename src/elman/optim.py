@@ -24,6 +24,12 @@ folded into the step size)::
     m += (g - m)(1 - beta_1);   v += (g^2 - v)(1 - beta_2)
     p -= alpha m / (sqrt(v) + eps)
 
+Keras casts two kinds of Python numbers through float32 before they reach a float64
+variable (``ops.cast`` of a Python float makes a float32 tensor first): SGD's
+momentum, and the betas inside Adam's bias correction beta^t. So a float64 Keras
+model trains with momentum 0.89999998 rather than 0.9; elman rounds the same numbers
+the same way (``_as_keras_casts``), to follow Keras step for step.
+
 Clipping comes first, as Keras's ``clipnorm`` (each variable's gradient scaled to
 norm at most c), ``global_clipnorm`` (all gradients scaled together) or
 ``clipvalue`` (each entry clipped to [-c, c]); at most one of the norm options.
@@ -53,6 +59,11 @@ def _fraction(name: str, value) -> float:
     if v >= 1:
         raise ParameterError(f"{name} must be in [0, 1), got {value!r}")
     return v
+
+
+def _as_keras_casts(x: float) -> float:
+    """x as Keras's ``ops.cast(x, float64)`` of a Python float gives it: through float32."""
+    return float(np.float32(x))
 
 
 class Optimizer:
@@ -116,7 +127,7 @@ class SGD(Optimizer):
         self._m = np.zeros_like(p)
 
     def _update(self, p, g):
-        lr, mu = self.learning_rate, self.momentum
+        lr, mu = self.learning_rate, _as_keras_casts(self.momentum)
         if mu == 0:
             p -= g * lr
             return
@@ -170,7 +181,8 @@ class Adam(Optimizer):
 
     def _update(self, p, g):
         t = self.iterations + 1
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        b1t, b2t = _as_keras_casts(self.beta_1) ** t, _as_keras_casts(self.beta_2) ** t
+        alpha = self.learning_rate * np.sqrt(1 - b2t) / (1 - b1t)
         m, v = self._m, self._v
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
