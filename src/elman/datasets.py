@@ -34,7 +34,7 @@ def sunspots() -> tuple[np.ndarray, np.ndarray]:
     Time Series Data Library, citing Andrews & Herzberg (1985), *Data: A Collection of
     Problems from Many Fields*; a copy ships with elman (``elman/_data``).
 
-    >>> months, x = sunspots(); months[0], x.shape
+    >>> months, x = sunspots(); str(months[0]), x.shape
     ('1749-01', (2820,))
     """
     text = resources.files("elman").joinpath("_data/monthly-sunspots.csv").read_text(encoding="utf-8")
