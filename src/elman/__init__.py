@@ -7,7 +7,8 @@ The core needs NumPy only; the Keras bridge imports Keras when first used.
 
 __version__ = "0.1.0"
 
-from . import activations, data, datasets, errors  # noqa: E402
+from . import activations, data, datasets, errors, metrics  # noqa: E402
+from .forecast import forecast  # noqa: E402
 from .errors import ElmanError, UnsupportedModelError  # noqa: E402
 from .model import ElmanRNN, StackedRNN, StatefulRunner, Trajectory  # noqa: E402
 from .io import load, save  # noqa: E402
@@ -49,5 +50,7 @@ __all__ = [
     "activations",
     "data",
     "datasets",
+    "metrics",
+    "forecast",
     "errors",
 ]

@@ -18,6 +18,8 @@ __all__ = [
     "UnsupportedModelError",
     "ModelFileError",
     "MissingDependencyError",
+    "DataFileError",
+    "DataError",
     "DivergenceWarning",
 ]
 
@@ -52,6 +54,14 @@ class UnsupportedModelError(ElmanError, ValueError):
 
 class ModelFileError(ElmanError, FileNotFoundError):
     """A model file is missing, unreadable or not a model."""
+
+
+class DataFileError(ElmanError, FileNotFoundError):
+    """A data file is missing or cannot be read."""
+
+
+class DataError(ElmanError, ValueError):
+    """A data file's content is broken: a missing column, an empty or non-numeric cell."""
 
 
 class MissingDependencyError(ElmanError, ImportError):

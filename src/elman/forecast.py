@@ -1,0 +1,54 @@
+"""Recursive multi-step forecasts: each prediction is fed back as the next input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ParameterError, ShapeError
+from .model import ElmanRNN, StackedRNN, _finite, _numeric
+
+__all__ = ["forecast"]
+
+
+def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | None = None) -> np.ndarray:
+    """Forecast ``n_steps`` values past the end of ``history``.
+
+    history : (L,) or (L, D) the most recent values, oldest first (scaled as in training).
+    steps   : the window length the model was trained on; the last ``steps`` values are
+              its input (default: all of ``history``).
+    Each step predicts one value (a many-to-one model with K = D outputs), appends it to
+    the window and drops the oldest value. Returns (n_steps,) for a 1-D history, else
+    (n_steps, D).
+
+    >>> rnn = ElmanRNN(A=[[0.0]], B=[[1.0]], b=[0.0], C=[[1.0]], d=[1.0], activation="linear")
+    >>> forecast(rnn, [1.0, 2.0], 3, steps=1)    # y = last value + 1
+    array([3., 4., 5.])
+    """
+    if not isinstance(rnn, (ElmanRNN, StackedRNN)):
+        raise ParameterError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
+    h = _numeric(history, "history").astype(rnn.dtype, copy=False)
+    one_d = h.ndim == 1
+    if one_d:
+        h = h[:, None]
+    if h.ndim != 2:
+        raise ShapeError(f"history has shape {h.shape} but should be (L,) or (L, D)")
+    _finite(h, "history")
+    if h.shape[1] != rnn.input_dim:
+        raise ShapeError(f"history has {h.shape[1]} features but the model expects D = {rnn.input_dim}")
+    if rnn.output_dim != rnn.input_dim:
+        raise ShapeError(
+            f"the model predicts K = {rnn.output_dim} values but reads D = {rnn.input_dim}; a recursive "
+            "forecast feeds predictions back, so K must equal D"
+        )
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ParameterError(f"n_steps must be a positive integer, got {n_steps!r}")
+    T = h.shape[0] if steps is None else steps
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or not 1 <= T <= h.shape[0]:
+        raise ParameterError(f"steps must be an integer in [1, len(history) = {h.shape[0]}], got {steps!r}")
+    window = h[-T:].copy()
+    out = np.empty((n_steps, h.shape[1]), dtype=rnn.dtype)
+    for i in range(n_steps):
+        y = rnn.predict(window[None], return_sequences=False)[0]
+        out[i] = y
+        window = np.concatenate([window[1:], y[None]])
+    return out[:, 0] if one_d else out
