@@ -1,4 +1,4 @@
-"""The command line: ``elman demo | verify | inspect``. It parses and calls the library.
+"""The command line: ``elman demo | train | verify | inspect``. It parses and calls the library.
 
 Exit codes: 0 success, 1 a check that failed, 2 bad input (one line on stderr,
 no traceback unless ``--debug``).
@@ -35,9 +35,16 @@ def _load_any(path: str):
 
 
 def _cmd_verify(args) -> int:
-    from .keras import load_keras_model, verify_keras
+    from .keras import load_keras_model, to_keras, verify_keras
 
-    report = verify_keras(load_keras_model(args.model), n_samples=args.samples, n_steps=args.steps, seed=args.seed)
+    if Path(args.model).suffix == ".npz":
+        # An elman model: build the Keras model with its weights and compare the two.
+        from .io import load
+
+        model = to_keras(load(args.model))
+    else:
+        model = load_keras_model(args.model)
+    report = verify_keras(model, n_samples=args.samples, n_steps=args.steps, seed=args.seed)
     print(report)
     return 0 if report.passed else 1
 
@@ -69,20 +76,63 @@ def _cmd_inspect(args) -> int:
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(epochs=args.epochs, seed=args.seed)
+    run_demo(epochs=args.epochs, seed=args.seed, out=args.out)
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .workflow import TrainConfig, train_series
+
+    cfg = TrainConfig(
+        data=args.data, column=args.column, steps=args.steps, stride=args.stride, horizon=args.horizon,
+        hidden=args.hidden, activation=args.activation, output_activation=args.output_activation,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        train_fraction=args.train_fraction, scale_on=args.scale_on, engine=args.engine, seed=args.seed,
+    )
+    r = train_series(cfg, args.out, verbose=0 if args.quiet else 1)
+    m = r["metrics"]
+    print(f"\n{r['data']}: SimpleRNN({cfg.hidden}, {cfg.activation}) + Dense(1, {cfg.output_activation}), "
+          f"windows of {cfg.steps} (stride {cfg.stride}), {cfg.epochs} epochs, engine {cfg.engine}")
+    print(f"{'':14s}{'train':>12s}{'test':>12s}")
+    print(f"{'RMSE (scaled)':14s}{m['train_rmse']:12.4f}{m['test_rmse']:12.4f}")
+    print(f"{'RMSE (units)':14s}{m['train_rmse_units']:12.4f}{m['test_rmse_units']:12.4f}")
+    print(f"{'windows':14s}{m['n_train_windows']:12d}{m['n_test_windows']:12d}")
+    print(f"time {r['seconds']:.2f} s; written to {args.out}/ (model.npz, metrics.json, history.json, "
+          "forecast.png, loss.png)")
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="elman", description="Simple (Elman) recurrent networks: z' = s(Az + Bu + b), y = g(Cz + d).")
+    p = _Parser(prog="elman", description="Simple (Elman) recurrent networks: z' = s(Az + Bu + b), y = g(Cz + d).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="train the sine model in Keras and reproduce it in NumPy")
-    d.add_argument("--epochs", type=int, default=100)
+    d = sub.add_parser("demo", help="the tour: sine model in Keras -> NumPy, sunspots trained by elman and Keras")
+    d.add_argument("--out", default="demo-out", help="folder for the plots (default demo-out)")
+    d.add_argument("--epochs", type=int, default=100, help="epochs of the sine model (default 100)")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_cmd_demo)
+    t = sub.add_parser("train", help="train a forecaster on a series and write the model, figures and plots")
+    t.add_argument("--data", default="sunspots", help="sine, sunspots, memory-sum or a CSV file (header row)")
+    t.add_argument("--column", help="the CSV column to forecast (default: the only or last numeric one)")
+    t.add_argument("--steps", type=int, default=12, help="window length T (default 12)")
+    t.add_argument("--stride", type=int, default=1, help="distance between windows (default 1; = steps: no overlap)")
+    t.add_argument("--horizon", type=int, default=1, help="how far ahead to predict (default 1)")
+    t.add_argument("--hidden", type=int, default=3, help="state size M (default 3)")
+    t.add_argument("--activation", default="tanh")
+    t.add_argument("--output-activation", default="linear")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--train-fraction", type=float, default=0.8)
+    t.add_argument("--scale-on", choices=["train", "all"], default="train",
+                   help="fit the [0, 1] scaler on the training part (default) or on everything (the tutorial)")
+    t.add_argument("--engine", choices=["numpy", "keras"], default="numpy")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="out", help="output folder (default out)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
     v = sub.add_parser("verify", help="check that elman reproduces a saved Keras model's predict")
-    v.add_argument("model", help="a .keras file")
+    v.add_argument("model", help="a .keras file, or an elman .npz (compared with Keras built from it)")
     v.add_argument("--samples", type=int, default=32)
     v.add_argument("--steps", type=int, default=16)
     v.add_argument("--seed", type=int, default=0)
@@ -93,7 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # bad options: one line, exit 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("MPLBACKEND", "Agg")  # files only, never a window
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -101,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     except ElmanError as exc:
         if args.debug:
             raise
-        print(f"elman {args.command}: error: {exc}", file=sys.stderr)
+        print(f"elman {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"elman {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,9 +65,14 @@ def python_loop(A, B, b, C, d, X):
     return out
 
 
-def run_demo(*, epochs: int = 100, seed: int = 0, echo=print) -> dict:
-    """Train, extract, reproduce; print as it goes and return the figures."""
-    echo("elman demo: a SimpleRNN(50) + Dense(1) on a sine wave, in Keras then in NumPy\n")
+def run_demo(*, epochs: int = 100, seed: int = 0, out="demo-out", echo=print) -> dict:
+    """The tour: train, extract, reproduce; then the sunspots forecast by elman and by
+    Keras side by side. Prints as it goes, writes plots to ``out``, returns the figures."""
+    from pathlib import Path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    echo("elman demo, part 1: a SimpleRNN(50) + Dense(1) on a sine wave, in Keras then in NumPy\n")
     t0 = time.perf_counter()
     model, X, y = sine_model(epochs=epochs, seed=seed)
     t_train = time.perf_counter() - t0
@@ -93,8 +98,51 @@ def run_demo(*, epochs: int = 100, seed: int = 0, echo=print) -> dict:
         "elman_predict_seconds": t_elman,
     }
     echo(f"\ntraining MSE: {figures['train_mse']:.2e}")
-    echo("max |model.predict - ...| over all 495 windows:")
+    echo("max |model.predict - ...| over all 495 windows (the parity figure):")
     echo(f"  elman rnn.predict        {figures['max_abs_diff_elman']:.2e}  (float32, {t_elman * 1e3:.2f} ms)")
     echo(f"  plain NumPy loop         {figures['max_abs_diff_numpy_loop']:.2e}  (float64)")
     echo(f"  plain Python loop        {figures['max_abs_diff_python_loop']:.2e}  (float64, math.tanh)")
+    _sine_plots(out, rnn, X, y, y_elman)
+
+    echo("\nelman demo, part 2: the sunspots tutorial (windows of 12, SimpleRNN(3, tanh) + Dense(1, tanh),")
+    echo("batch 1, 20 epochs), trained from the same initial weights by elman and by Keras\n")
+    from .workflow import TrainConfig, train_series
+
+    runs = {}
+    for engine in ("numpy", "keras"):
+        cfg = TrainConfig(data="sunspots", steps=12, stride=12, hidden=3, activation="tanh",
+                          output_activation="tanh", epochs=20, batch_size=1, scale_on="all", engine=engine,
+                          seed=seed)
+        runs[engine] = train_series(cfg, out / f"sunspots-{'elman' if engine == 'numpy' else 'keras'}", verbose=0)
+    echo(f"{'':18s}{'elman':>12s}{'Keras':>12s}")
+    for key, label in (("train_rmse", "train RMSE"), ("test_rmse", "test RMSE")):
+        echo(f"{label + ' (scaled)':18s}{runs['numpy']['metrics'][key]:12.4f}{runs['keras']['metrics'][key]:12.4f}")
+    echo(f"{'test RMSE (units)':18s}{runs['numpy']['metrics']['test_rmse_units']:12.2f}"
+         f"{runs['keras']['metrics']['test_rmse_units']:12.2f}")
+    echo(f"{'training time (s)':18s}{runs['numpy']['seconds']:12.2f}{runs['keras']['seconds']:12.2f}")
+    echo(f"\nplots written to {out}/: sine.png, eigenvalues.png, states.png, "
+         "sunspots-elman/{forecast,loss}.png, sunspots-keras/{forecast,loss}.png")
+    figures["sunspots"] = {e: {**r["metrics"], "seconds": r["seconds"]} for e, r in runs.items()}
     return figures
+
+
+def _sine_plots(out, rnn, X, y, y_pred) -> None:
+    from . import plot
+    from .errors import require
+
+    plt = require("matplotlib.pyplot", "plot")
+    fig, ax = plt.subplots(figsize=(9, 3.5), dpi=100)
+    plot.actual_vs_predicted(y, y_pred, ax=ax, title="sine: original and elman's reproduction of model.predict")
+    fig.tight_layout()
+    fig.savefig(out / "sine.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+    plot.eigenvalues(rnn, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out / "eigenvalues.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    plot.state_trajectories(rnn.run(X[:1]).states, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out / "states.png")
+    plt.close(fig)

@@ -22,7 +22,7 @@ from . import __version__
 from .errors import InputTypeError, ModelFileError
 from .model import ElmanRNN, StackedRNN
 
-__all__ = ["save", "load", "FORMAT_VERSION"]
+__all__ = ["save", "load", "load_metadata", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -76,8 +76,7 @@ def save(model, path, *, extra: dict[str, Any] | None = None) -> None:
         raise
 
 
-def load(path) -> ElmanRNN | StackedRNN:
-    """Read a model written by :func:`save`."""
+def _read(path) -> tuple[dict, dict]:
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     p = Path(path)
@@ -91,19 +90,34 @@ def load(path) -> ElmanRNN | StackedRNN:
             raise ValueError("no elman metadata")
         if meta.get("format_version", 0) > FORMAT_VERSION:
             raise ValueError(f"format version {meta['format_version']} is newer than this elman reads")
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(
+            f"{str(p)!r} is not a readable elman model (truncated or foreign file?): {type(exc).__name__}: {exc}"
+        ) from None
+    return data, meta
+
+
+def load_metadata(path) -> dict[str, Any]:
+    """The JSON metadata of a saved model: format, versions, activations, dtype, and the
+    ``extra`` notes (scaler, window settings) of a training run."""
+    return _read(path)[1]
+
+
+def load(path) -> ElmanRNN | StackedRNN:
+    """Read a model written by :func:`save`."""
+    data, meta = _read(path)
+    try:
         dt = np.dtype(meta["dtype"])
         layers = [
             ElmanRNN(data[f"layer{j}.A"], data[f"layer{j}.B"], data[f"layer{j}.b"],
                      activation=l["activation"], go_backwards=l["go_backwards"], dtype=dt)
             for j, l in enumerate(meta["layers"])
         ]
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
-        raise ModelFileError(
-            f"{str(p)!r} is not a readable elman model (truncated or foreign file?): {type(exc).__name__}: {exc}"
-        ) from None
-    C, d = data.get("C"), data.get("d")
-    if meta["kind"] == "ElmanRNN":
-        l = layers[0]
-        return ElmanRNN(l.A, l.B, l.b, C, d, l.activation, meta["output_activation"],
-                        meta["return_sequences"], go_backwards=l.go_backwards, dtype=dt)
-    return StackedRNN(layers, C, d, meta["output_activation"], meta["return_sequences"], dtype=dt)
+        C, d = data.get("C"), data.get("d")
+        if meta["kind"] == "ElmanRNN":
+            l = layers[0]
+            return ElmanRNN(l.A, l.B, l.b, C, d, l.activation, meta["output_activation"],
+                            meta["return_sequences"], go_backwards=l.go_backwards, dtype=dt)
+        return StackedRNN(layers, C, d, meta["output_activation"], meta["return_sequences"], dtype=dt)
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{str(path)!r} is an elman file with missing parts: {type(exc).__name__}: {exc}") from None

@@ -480,11 +480,12 @@ class ElmanRNN:
         return "\n".join(lines)
 
     # -- files
-    def save(self, path) -> None:
-        """Write the model to ``path`` (.npz of the matrices, JSON config; no pickle)."""
+    def save(self, path, *, extra: dict | None = None) -> None:
+        """Write the model to ``path`` (.npz of the matrices plus JSON metadata, no pickle,
+        written atomically); ``extra``: JSON-able notes kept with it (see elman.io)."""
         from .io import save
 
-        save(self, path)
+        save(self, path, extra=extra)
 
 
 class StackedRNN:
@@ -634,10 +635,10 @@ class StackedRNN:
             body.append(f"  d {self.d.shape} = {_fmt(self.d)}")
         return "\n".join([head, *body])
 
-    def save(self, path) -> None:
+    def save(self, path, *, extra: dict | None = None) -> None:
         from .io import save
 
-        save(self, path)
+        save(self, path, extra=extra)
 
 
 class StatefulRunner:

@@ -1,0 +1,169 @@
+"""The forecasting workflow behind ``elman train``: load, split, scale, window, train,
+measure, save, plot. One function, :func:`train_series`, that the CLI calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets, metrics
+from .data import MinMaxScaler, split, windows
+from .errors import DataError, ParameterError
+from .model import ElmanRNN
+
+__all__ = ["TrainConfig", "load_series", "train_series"]
+
+BUILTIN = ("sine", "sunspots", "memory-sum")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (the options of ``elman train``)."""
+
+    data: str = "sunspots"
+    column: str | None = None
+    steps: int = 12
+    stride: int = 1
+    horizon: int = 1
+    hidden: int = 3
+    activation: str = "tanh"
+    output_activation: str = "linear"
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    train_fraction: float = 0.8
+    scale_on: str = "train"  # "train" (no peeking at the test part) or "all" (the tutorial)
+    engine: str = "numpy"  # "numpy" (elman.fit) or "keras"
+    seed: int = 0
+
+
+def load_series(data: str, column: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(labels, values, description) for a built-in name or a CSV path."""
+    if data == "sine":
+        t, x = datasets.sine()
+        return t, x, "sin(t), 500 points on [0, 50]"
+    if data == "sunspots":
+        months, x = datasets.sunspots()
+        return months, x, "monthly sunspots 1749-1983"
+    if data == "memory-sum":
+        x = datasets.memory_sum(200, weight=1, bias=1, mem_len=0)
+        return np.arange(len(x)), x, "memory_sum(200)"
+    labels, x = datasets.load_csv(data, column)
+    return labels, x, f"{Path(data).name}" + (f" [{column}]" if column else "")
+
+
+def _check(cfg: TrainConfig) -> None:
+    for name in ("steps", "stride", "horizon", "hidden", "epochs", "batch_size"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+    if cfg.engine not in ("numpy", "keras"):
+        raise ParameterError(f"engine must be 'numpy' or 'keras', got {cfg.engine!r}")
+    if cfg.scale_on not in ("train", "all"):
+        raise ParameterError(f"scale_on must be 'train' or 'all', got {cfg.scale_on!r}")
+    if not (isinstance(cfg.learning_rate, float) and cfg.learning_rate > 0):
+        raise ParameterError(f"learning_rate must be a positive number, got {cfg.learning_rate!r}")
+
+
+def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
+    from .keras import _keras, from_keras, to_keras
+
+    keras = _keras()
+    keras.utils.set_random_seed(cfg.seed)
+    model = to_keras(rnn.astype(np.float32))
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
+    h = model.fit(X.astype(np.float32), y.astype(np.float32), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                  verbose=2 if verbose else 0)
+    return from_keras(model), {"loss": [float(v) for v in h.history["loss"]]}
+
+
+def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verbose: int = 1, plots: bool = True) -> dict:
+    """Train a one-layer Elman network to forecast a series one step (``horizon``) ahead.
+
+    The series is split chronologically (``train_fraction``), scaled to [0, 1] by a
+    MinMaxScaler fitted on the training part (``scale_on="all"``: on everything, as the
+    sunspots tutorial does), cut into windows of ``steps`` values ``stride`` apart, and
+    fitted with Adam. Returns the figures; with ``out``, also writes model.npz,
+    metrics.json (deterministic: no times), history.json, forecast.png and loss.png.
+    """
+    _check(cfg)
+    labels, x, description = load_series(cfg.data, cfg.column)
+    need = cfg.steps + cfg.horizon
+    train_x, test_x = split(x, cfg.train_fraction)
+    for part, arr in (("training", train_x), ("test", test_x)):
+        if len(arr) < need:
+            raise DataError(
+                f"{description}: the {part} part has {len(arr)} rows, fewer than one window needs "
+                f"(steps + horizon = {need}); give more rows or a smaller --steps"
+            )
+    scaler = MinMaxScaler().fit(x if cfg.scale_on == "all" else train_x)
+    s_train, s_test = scaler.transform(train_x), scaler.transform(test_x)
+    Xtr, ytr = windows(s_train, cfg.steps, horizon=cfg.horizon, stride=cfg.stride)
+    Xte, yte = windows(s_test, cfg.steps, horizon=cfg.horizon, stride=cfg.stride)
+
+    rnn = ElmanRNN.init(1, cfg.hidden, 1, activation=cfg.activation, output_activation=cfg.output_activation,
+                        seed=cfg.seed)
+    t0 = time.perf_counter()
+    if cfg.engine == "keras":
+        model, history = _train_keras(rnn, Xtr, ytr, cfg, verbose)
+    else:
+        from .train import fit
+
+        res = fit(rnn, Xtr, ytr, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                  seed=cfg.seed, verbose=verbose)
+        model, history = res.model, res.history
+    seconds = time.perf_counter() - t0
+
+    p_train, p_test = model.predict(Xtr), model.predict(Xte)
+    unit = lambda v: scaler.inverse_transform(np.asarray(v, np.float64).reshape(-1))  # noqa: E731
+    figures = {
+        "train_rmse": metrics.rmse(ytr, p_train),
+        "test_rmse": metrics.rmse(yte, p_test),
+        "train_rmse_units": metrics.rmse(unit(ytr), unit(p_train)),
+        "test_rmse_units": metrics.rmse(unit(yte), unit(p_test)),
+        "test_mae_units": metrics.mae(unit(yte), unit(p_test)),
+        "test_nrmse": metrics.nrmse(yte, p_test),
+        "n_train_windows": int(len(Xtr)),
+        "n_test_windows": int(len(Xte)),
+    }
+    result = {"config": asdict(cfg), "data": description, "metrics": figures, "history": history,
+              "seconds": seconds, "model": model, "scaler": scaler}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        extra = {"scaler": scaler.to_dict(), "steps": cfg.steps, "stride": cfg.stride, "horizon": cfg.horizon,
+                 "data": cfg.data, "column": cfg.column, "engine": cfg.engine}
+        model.save(out / "model.npz", extra=extra)
+        (out / "metrics.json").write_text(json.dumps({"config": asdict(cfg), **figures}, indent=2, sort_keys=True))
+        (out / "history.json").write_text(json.dumps(history, indent=2))
+        if plots:
+            result["plots"] = _plots(out, cfg, description, ytr, yte, p_train, p_test, history, unit)
+    return result
+
+
+def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, history, unit) -> list[str]:
+    from .errors import require
+    from . import plot
+
+    plt = require("matplotlib.pyplot", "plot")
+    actual = np.concatenate([unit(ytr), unit(yte)])
+    predicted = np.concatenate([unit(p_train), unit(p_test)])
+    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    plot.actual_vs_predicted(actual, predicted, split=len(ytr), ax=ax,
+                             title=f"{description}: one-step predictions (test RMSE {metrics.rmse(unit(yte), unit(p_test)):.3g})")
+    ax.set_xlabel(f"window (stride {cfg.stride})")
+    fig.tight_layout()
+    fig.savefig(out / "forecast.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    plot.loss_curves(history, ax=ax)
+    ax.set_title(f"training loss ({cfg.engine})")
+    fig.tight_layout()
+    fig.savefig(out / "loss.png")
+    plt.close(fig)
+    return [str(out / "forecast.png"), str(out / "loss.png")]
