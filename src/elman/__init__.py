@@ -7,7 +7,7 @@ The core needs NumPy only; the Keras bridge imports Keras when first used.
 
 __version__ = "0.1.0"
 
-from . import activations, data, datasets, errors, metrics  # noqa: E402
+from . import activations, data, datasets, errors, metrics, plot  # noqa: E402
 from .forecast import forecast  # noqa: E402
 from .errors import ElmanError, UnsupportedModelError  # noqa: E402
 from .model import ElmanRNN, StackedRNN, StatefulRunner, Trajectory  # noqa: E402
@@ -51,6 +51,7 @@ __all__ = [
     "data",
     "datasets",
     "metrics",
+    "plot",
     "forecast",
     "errors",
 ]
