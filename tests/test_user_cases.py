@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import elman
 from elman.demo import numpy_loop, python_loop, sine_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError, ShapeError
-from .model import _finite, _numeric
+from .model import _count, _finite, _numeric
 
 __all__ = ["windows", "split", "MinMaxScaler"]
 
@@ -31,9 +31,7 @@ def windows(series, steps: int, *, horizon: int = 1, stride: int = 1) -> tuple[n
     if s.ndim != 2:
         raise ShapeError(f"series has shape {s.shape} but should be (L,) or (L, D)")
     _finite(s, "series")
-    for name, v in (("steps", steps), ("horizon", horizon), ("stride", stride)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+    steps, horizon, stride = _count(steps, "steps"), _count(horizon, "horizon"), _count(stride, "stride")
     L = s.shape[0]
     n = (L - steps - horizon) // stride + 1
     if n < 1:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, DataFileError, InputTypeError, ParameterError
+from .model import _count
 
 __all__ = ["sine", "sunspots", "memory_sum", "load_csv"]
 
@@ -21,8 +22,7 @@ def sine(n: int = 500, t_max: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
     >>> t, x = sine(5, 4.0); t.tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0]
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ParameterError(f"n must be an integer >= 2, got {n!r}")
+    n = _count(n, "n", low=2)
     if not isinstance(t_max, (int, float)) or not np.isfinite(t_max) or t_max <= 0:
         raise ParameterError(f"t_max must be a positive number, got {t_max!r}")
     t = np.linspace(0.0, float(t_max), int(n))
@@ -58,8 +58,7 @@ def memory_sum(length: int, weight: float = 1, bias: float = 1, mem_len: int = 0
     >>> memory_sum(6, weight=2, bias=3, mem_len=1).tolist()
     [1.0, 5.0, 14.0, 36.0, 89.0, 217.0]
     """
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ParameterError(f"length must be a positive integer, got {length!r}")
+    length = _count(length, "length")
     if isinstance(mem_len, bool) or not isinstance(mem_len, (int, np.integer)):
         raise ParameterError(f"mem_len must be an integer, got {mem_len!r}")
     seq = [1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError, ShapeError
-from .model import ElmanRNN, StackedRNN, _finite, _numeric
+from .model import ElmanRNN, StackedRNN, _count, _finite, _numeric
 
 __all__ = ["forecast"]
 
@@ -40,8 +40,7 @@ def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | 
             f"the model predicts K = {rnn.output_dim} values but reads D = {rnn.input_dim}; a recursive "
             "forecast feeds predictions back, so K must equal D"
         )
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ParameterError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = _count(n_steps, "n_steps")
     T = h.shape[0] if steps is None else steps
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or not 1 <= T <= h.shape[0]:
         raise ParameterError(f"steps must be an integer in [1, len(history) = {h.shape[0]}], got {steps!r}")

@@ -30,13 +30,12 @@ from . import activations
 from .errors import (
     InputTypeError,
     ModelFileError,
-    ParameterError,
     ShapeError,
     UnknownActivationError,
     UnsupportedModelError,
     require,
 )
-from .model import ElmanRNN, StackedRNN, _check_U
+from .model import ElmanRNN, StackedRNN, _check_U, _count
 
 __all__ = [
     "from_keras",
@@ -247,8 +246,8 @@ def to_keras(rnn: ElmanRNN | StackedRNN, *, return_sequences: bool | None = None
     keras = _keras()
     if not isinstance(rnn, (ElmanRNN, StackedRNN)):
         raise InputTypeError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
-    if stateful and (batch_size is None or isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ParameterError(f"batch_size must be a positive integer for a stateful model, got {batch_size!r}")
+    if stateful:
+        batch_size = _count(batch_size, "batch_size (needed for a stateful model)")
     rs = rnn.return_sequences if return_sequences is None else bool(return_sequences)
     dtype = rnn.dtype.name
     layers = list(rnn.layers) if isinstance(rnn, StackedRNN) else [rnn]
@@ -372,9 +371,7 @@ def verify_keras(model, U=None, *, n_samples: int = 32, n_steps: int = 16, seed:
     rnn = from_keras(model)
     shape = tuple(model.inputs[0].shape)  # (batch or None, T or None, D)
     stateful = bool(_stateful_layers(model))
-    for name, v in (("n_samples", n_samples), ("n_steps", n_steps)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+    n_samples, n_steps = _count(n_samples, "n_samples"), _count(n_steps, "n_steps")
     N = shape[0] if shape[0] is not None else n_samples
     T = shape[1] if shape[1] is not None else n_steps
     rng = np.random.default_rng(seed)

@@ -62,6 +62,14 @@ def _numeric(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _count(v: Any, name: str, low: int = 1) -> int:
+    """``v`` as an int >= ``low`` (bools refused), or a ParameterError naming ``name``."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        want = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ParameterError(f"{name} must be {want}, got {v!r}")
+    return int(v)
+
+
 def _finite(arr: np.ndarray, name: str) -> None:
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
@@ -352,13 +360,10 @@ class ElmanRNN:
         >>> ElmanRNN.init(3, 5, 2, seed=0).B.shape
         (5, 3)
         """
-        for name, v in (("input_dim", input_dim), ("state_dim", state_dim), ("output_dim", output_dim)):
-            if v is None and name == "output_dim":
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+        D, M = _count(input_dim, "input_dim"), _count(state_dim, "state_dim")
+        if output_dim is not None:
+            output_dim = _count(output_dim, "output_dim")
         rng = np.random.default_rng(seed)
-        D, M = int(input_dim), int(state_dim)
 
         def glorot(fan_in, fan_out):
             limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -657,10 +662,8 @@ class StatefulRunner:
     """
 
     def __init__(self, model: ElmanRNN | StackedRNN, batch_size: int):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._model = model
-        self._batch_size = int(batch_size)
+        self._batch_size = _count(batch_size, "batch_size")
         self._state = model._zero_state(self._batch_size)
 
     model = property(lambda self: self._model)

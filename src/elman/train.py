@@ -36,7 +36,7 @@ import numpy as np
 
 from . import activations, optim
 from .errors import DivergenceWarning, InputTypeError, ParameterError, ShapeError
-from .model import ElmanRNN, StackedRNN, _as_dtype, _check_U, _check_z0, _finite, _numeric, _recur
+from .model import ElmanRNN, StackedRNN, _as_dtype, _check_U, _check_z0, _count, _finite, _numeric, _recur
 
 __all__ = ["Grads", "StackedGrads", "FitResult", "loss_and_grad", "fit", "LOSSES"]
 
@@ -335,12 +335,6 @@ class FitResult:
     config: dict = field(default_factory=dict)
 
 
-def _positive_int(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ParameterError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
-
-
 class _Progress:
     """A progress bar per epoch (tqdm when installed), or one line per epoch."""
 
@@ -424,8 +418,8 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     :class:`~elman.errors.DivergenceWarning` and the last finite model is returned.
     """
     _check_model(rnn)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
+    epochs = _count(epochs, "epochs")
+    batch_size = _count(batch_size, "batch_size")
     if verbose not in (0, 1, 2, False, True):
         raise ParameterError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     name = _loss_name(loss)
@@ -436,12 +430,12 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     Y = _check_Y(Y, N, T, rnn.output_dim, rs, dt)
     w = _check_weights(sample_weight, N, T, rs, dt)
     if tbptt is not None:
-        tbptt = _positive_int("tbptt", tbptt)
+        tbptt = _count(tbptt, "tbptt")
         layers = rnn.layers if isinstance(rnn, StackedRNN) else [rnn]
         if any(l.go_backwards for l in layers):
             raise ParameterError("tbptt cannot be used with go_backwards layers (the chunks run forward in time)")
     if patience is not None:
-        patience = _positive_int("patience", patience)
+        patience = _count(patience, "patience")
     opt = optim.get(optimizer, learning_rate, clipnorm=clipnorm, clipvalue=clipvalue,
                     global_clipnorm=global_clipnorm, **optimizer_options)
 

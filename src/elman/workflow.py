@@ -14,7 +14,7 @@ import numpy as np
 from . import datasets, metrics
 from .data import MinMaxScaler, split, windows
 from .errors import DataError, ParameterError
-from .model import ElmanRNN
+from .model import ElmanRNN, _count
 
 __all__ = ["TrainConfig", "load_series", "train_series"]
 
@@ -59,9 +59,7 @@ def load_series(data: str, column: str | None = None) -> tuple[np.ndarray, np.nd
 
 def _check(cfg: TrainConfig) -> None:
     for name in ("steps", "stride", "horizon", "hidden", "epochs", "batch_size"):
-        v = getattr(cfg, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+        _count(getattr(cfg, name), name)
     if cfg.engine not in ("numpy", "keras"):
         raise ParameterError(f"engine must be 'numpy' or 'keras', got {cfg.engine!r}")
     if cfg.scale_on not in ("train", "all"):
