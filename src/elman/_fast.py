@@ -45,8 +45,7 @@ def _build():
 def make_step(flat, U, Y, w, loss: str, rs: bool):
     """step(idx) -> (loss, gradient) for a one-layer model held in ``flat.theta``."""
     kernel = _build()
-    (A, B, b, act, gb), = flat.unpack(flat.theta)[0]
-    _, C, d = flat.unpack(flat.theta)
+    [(A, B, b, act, gb)], C, d = flat.unpack(flat.theta)
     dt = flat.dtype
     N, T, _ = U.shape
     M = A.shape[0]

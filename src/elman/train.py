@@ -110,13 +110,13 @@ class _Flat:
     views (used by the forward and backward passes) always hold the current values.
     """
 
-    def __init__(self, model: ElmanRNN | StackedRNN, dtype):
+    def __init__(self, model: ElmanRNN | StackedRNN, dtype, return_sequences: bool | None = None):
         self.stacked = isinstance(model, StackedRNN)
         layers = list(model.layers) if self.stacked else [model]
         self.acts = [activations.get(l.activation) for l in layers]
         self.gbs = [l.go_backwards for l in layers]
         self.g = activations.get(model.output_activation)
-        self.return_sequences = model.return_sequences
+        self.return_sequences = model.return_sequences if return_sequences is None else bool(return_sequences)
         arrays = []
         for l in layers:
             arrays += [l.A, l.B, l.b]
@@ -296,8 +296,7 @@ def loss_and_grad(rnn, U, Y, *, loss: str = "mse", return_sequences: bool | None
     Yc = _check_Y(Y, N, T, rnn.output_dim, rs, dt)
     w = _check_weights(sample_weight, N, T, rs, dt)
     z0s = _z0_list(rnn, z0, N, dt)
-    flat = _Flat(rnn, dt)
-    flat.return_sequences = rs
+    flat = _Flat(rnn, dt, rs)
     out = np.zeros_like(flat.theta)
     Yt = Yc.transpose(1, 0, 2) if rs else Yc[None]
     value, dz0s, _ = _forward_backward(flat, flat.theta, U.transpose(1, 0, 2), Yt, _time_major_w(w, rs), name, rs, z0s, out)
@@ -460,8 +459,7 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     else:
         U_val = Y_val = None
 
-    flat = _Flat(rnn, dt)
-    flat.return_sequences = rs
+    flat = _Flat(rnn, dt, rs)
     eng = _engine_for(flat, engine, tbptt)
     theta, grad = flat.theta, np.zeros_like(flat.theta)
     rng = np.random.default_rng(seed)
