@@ -68,3 +68,33 @@ def test_sequences_losses_and_engines_equal_keras(keras64, loss, engine):
     assert res.engine == engine
     _assert_same_weights(model, res.model)
     np.testing.assert_allclose(res.history["loss"], keras_loss, rtol=1e-9)
+
+
+def test_seeded_keras_reuses_one_permutation_every_epoch(keras):
+    """What docs/guide.md and benchmarks/train.py say of Keras's own shuffle: under
+    keras.utils.set_random_seed, Keras 3 (TensorFlow backend) shuffles once and then
+    trains every epoch in that same order (elman.fit draws a new order each epoch).
+    If a Keras release changes this, this test fails and the guide must be updated."""
+    import tensorflow as tf
+
+    seen = []
+
+    def note(x):
+        seen.append(tuple(int(v) for v in x.numpy()[:, 0]))
+        return np.float32(0)
+
+    class Recorder(keras.Model):
+        def train_step(self, data):
+            tf.py_function(note, [data[0]], tf.float32)
+            return super().train_step(data)
+
+    keras.utils.set_random_seed(7)
+    inp = keras.Input((1,))
+    model = Recorder(inp, keras.layers.Dense(1)(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    X = np.arange(10, dtype=np.float32)[:, None]
+    model.fit(X, X, epochs=3, batch_size=4, verbose=0)
+    epochs = [sum(seen[3 * e:3 * e + 3], ()) for e in range(3)]
+    assert len(seen) == 9 and sorted(epochs[0]) == list(range(10))
+    assert epochs[0] != tuple(range(10))  # shuffled ...
+    assert epochs[0] == epochs[1] == epochs[2]  # ... once
