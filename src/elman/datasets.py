@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, DataFileError, InputTypeError, ParameterError
+from .errors import DataError, DataFileError, ParameterError, as_path
 from .model import _count
 
 __all__ = ["sine", "sunspots", "memory_sum", "load_csv"]
@@ -90,9 +88,7 @@ def load_csv(path, column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     Raises DataFileError for a missing file and DataError naming the file, the line and
     the column for a missing column, an empty or non-numeric cell, or no data rows.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    p = Path(path)
+    p = as_path(path)
     if not p.is_file():
         raise DataFileError(f"data file {str(p)!r} does not exist")
     try:

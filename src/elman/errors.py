@@ -87,3 +87,17 @@ def require(module: str, extra: str):
             f"{module!r} is needed here but is not installed ({exc}); "
             f"install it with: pip install 'elman[{extra}]'"
         ) from exc
+
+
+def as_path(path):
+    """``path`` as a :class:`pathlib.Path`, or an InputTypeError naming what it was.
+
+    >>> as_path("model.npz").suffix
+    '.npz'
+    """
+    import os
+    from pathlib import Path
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)

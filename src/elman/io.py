@@ -13,13 +13,12 @@ import json
 import os
 import tempfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .errors import InputTypeError, ModelFileError
+from .errors import InputTypeError, ModelFileError, as_path
 from .model import ElmanRNN, StackedRNN
 
 __all__ = ["save", "load", "load_metadata", "FORMAT_VERSION"]
@@ -55,12 +54,10 @@ def _arrays_and_meta(model) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 def save(model, path, *, extra: dict[str, Any] | None = None) -> None:
     """Write ``model`` to ``path`` (.npz), atomically. ``extra``: JSON-able notes kept in the metadata."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = as_path(path)
     arrays, meta = _arrays_and_meta(model)
     if extra:
         meta["extra"] = extra
-    path = Path(path)
     buf = _io.BytesIO()
     np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -77,9 +74,7 @@ def save(model, path, *, extra: dict[str, Any] | None = None) -> None:
 
 
 def _read(path) -> tuple[dict, dict]:
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    p = Path(path)
+    p = as_path(path)
     if not p.is_file():
         raise ModelFileError(f"model file {str(p)!r} does not exist; expected an .npz written by rnn.save()")
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from .errors import (
     ShapeError,
     UnknownActivationError,
     UnsupportedModelError,
+    as_path,
     require,
 )
 from .model import ElmanRNN, StackedRNN, _check_U, _count
@@ -70,9 +70,7 @@ def _np(v) -> np.ndarray:
 
 def load_keras_model(path) -> Any:
     """Load a ``.keras`` (or legacy ``.h5``) file with ``safe_mode=True`` (no code runs)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    p = Path(path)
+    p = as_path(path)
     if not p.exists():
         raise ModelFileError(f"model file {str(p)!r} does not exist; expected a .keras file saved by model.save()")
     if p.is_dir() or p.suffix not in (".keras", ".h5"):
