@@ -96,13 +96,14 @@ def test_bad_options_exit_2(tmp_path, capsys):
     assert cli.main(["train", "--data", str(tmp_path / "missing.csv"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["train", "--data", "sine", "--steps", "0", "--quiet"]) == 2
-    assert "steps must be a positive integer, got 0" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as e:
-        cli.main(["train", "--epochs", "many"])
-    assert e.value.code == 2
+    assert "argument --steps: 0 is below 1; expected an integer >= 1" in capsys.readouterr().err
+    assert cli.main(["train", "--epochs", "many"]) == 2
+    assert "argument --epochs: 'many' is not an integer" in capsys.readouterr().err
+    assert cli.main(["train", "--data", "sine", "--train-fraction", "2", "--quiet"]) == 2
+    assert "train_fraction must be a number in (0, 1), got 2.0" in capsys.readouterr().err
     # --debug shows the traceback (raises) instead
     with pytest.raises(elman.errors.ParameterError):
-        cli.main(["--debug", "train", "--data", "sine", "--steps", "0", "--quiet"])
+        cli.main(["--debug", "train", "--data", "sine", "--train-fraction", "2", "--quiet"])
 
 
 def test_train_with_keras_engine_then_inspect_and_verify_npz(keras, tmp_path, capsys):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import require
 
-__all__ = ["available", "require_numba", "make_step"]
+__all__ = ["available", "require_numba", "make_step", "KernelUnavailable"]
 
 _ACT_CODES = {name: i for i, name in enumerate(
     ["linear", "tanh", "relu", "sigmoid", "hard_sigmoid", "softplus", "softsign", "elu", "selu",
@@ -34,11 +34,24 @@ def require_numba():
     return require("numba", "fast")
 
 
+class KernelUnavailable(Exception):
+    """The compiled kernel could not be built, loaded or run here (fit falls back to NumPy)."""
+
+
+_broken: str | None = None  # why the kernel failed in this process, so it is not retried
+
+
 def _build():
     """Import (compile, or load from numba's cache) the kernel on first use."""
+    global _broken
     require_numba()
-    from ._fast_kernels import kernel
-
+    if _broken is not None:
+        raise KernelUnavailable(_broken)
+    try:
+        from ._fast_kernels import kernel
+    except Exception as exc:  # numba raises many kinds (cache, LLVM, typing); none may stop training
+        _broken = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise KernelUnavailable(_broken) from None
     return kernel
 
 
@@ -71,4 +84,13 @@ def make_step(flat, U, Y, w, loss: str, rs: bool):
                        dA, dB, db, dC, dd, H, Z, dz, carry)
         return value, grad
 
+    # Compile (or load) the kernel for these types now, on one sample, so that a numba
+    # failure shows here, before training, where fit can still take the NumPy path.
+    global _broken
+    try:
+        step(np.zeros(1, np.int64))
+    except Exception as exc:
+        _broken = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise KernelUnavailable(_broken) from None
+    grad[:] = 0
     return step

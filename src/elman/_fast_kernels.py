@@ -10,7 +10,21 @@ import numba
 
 from .activations import _LEAKY_SLOPE, _SELU_ALPHA, _SELU_SCALE
 
-njit = numba.njit(cache=True, nogil=True)
+
+def njit(fn):
+    """``numba.njit`` with numba's on-disk cache when there is somewhere to keep it.
+
+    numba looks for a writable folder next to this file (``__pycache__``) and in the
+    user's cache folder (NUMBA_CACHE_DIR, XDG_CACHE_HOME or HOME); with none (a read-only
+    install run by a user without a HOME) it refuses ``cache=True`` right here, at
+    decoration. The kernel is then compiled in memory: a slower first fit, the same
+    kernel. (Not a shared temporary folder: numba's cache index is a pickle.)
+    """
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:
+        return numba.njit(nogil=True)(fn)
+
 inv_sqrt2 = 1.0 / math.sqrt(2.0)
 inv_sqrt2pi = 1.0 / math.sqrt(2.0 * math.pi)
 

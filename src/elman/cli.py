@@ -21,11 +21,11 @@ def _load_any(path: str):
     from .errors import ModelFileError
 
     p = Path(path)
-    if p.suffix == ".npz":
+    if p.suffix.lower() == ".npz":
         from .io import load
 
         return load(p), None
-    if p.suffix in (".keras", ".h5") or not p.exists():
+    if p.suffix.lower() in (".keras", ".h5") or not p.exists() or p.is_dir():
         from .keras import from_keras, load_keras_model
 
         model = load_keras_model(p)
@@ -36,7 +36,7 @@ def _load_any(path: str):
 def _cmd_verify(args) -> int:
     from .keras import load_keras_model, to_keras, verify_keras
 
-    if Path(args.model).suffix == ".npz":
+    if Path(args.model).suffix.lower() == ".npz":
         # An elman model: build the Keras model with its weights and compare the two.
         from .io import load
 
@@ -89,6 +89,8 @@ def _cmd_train(args) -> int:
         train_fraction=args.train_fraction, scale_on=args.scale_on, engine=args.engine, seed=args.seed,
     )
     r = train_series(cfg, args.out, verbose=0 if args.quiet else 1)
+    if r["diverged"]:
+        print(f"elman train: warning: {r['diverged']}; try a smaller --learning-rate", file=sys.stderr)
     m = r["metrics"]
     print(f"\n{r['data']}: SimpleRNN({cfg.hidden}, {cfg.activation}) + Dense(1, {cfg.output_activation}), "
           f"windows of {cfg.steps} (stride {cfg.stride}), {cfg.epochs} epochs, engine {cfg.engine}")
@@ -101,40 +103,55 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _natural(low: int):
+    """An argparse type: an integer >= low, refused in argparse's one-line way."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"{text} is below {low}; expected an integer >= {low}")
+        return v
+
+    parse.__name__ = "integer"
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="elman", description="Simple (Elman) recurrent networks: z' = s(Az + Bu + b), y = g(Cz + d).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="the tour: sine model in Keras -> NumPy, sunspots trained by elman and Keras")
     d.add_argument("--out", default="demo-out", help="folder for the plots (default demo-out)")
-    d.add_argument("--epochs", type=int, default=100, help="epochs of the sine model (default 100)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--epochs", type=_natural(1), default=100, help="epochs of the sine model (default 100)")
+    d.add_argument("--seed", type=_natural(0), default=0)
     d.set_defaults(func=_cmd_demo)
     t = sub.add_parser("train", help="train a forecaster on a series and write the model, figures and plots")
     t.add_argument("--data", default="sunspots", help="sine, sunspots, memory-sum or a CSV file (header row)")
     t.add_argument("--column", help="the CSV column to forecast (default: the only or last numeric one)")
-    t.add_argument("--steps", type=int, default=12, help="window length T (default 12)")
-    t.add_argument("--stride", type=int, default=1, help="distance between windows (default 1; = steps: no overlap)")
-    t.add_argument("--horizon", type=int, default=1, help="how far ahead to predict (default 1)")
-    t.add_argument("--hidden", type=int, default=3, help="state size M (default 3)")
+    t.add_argument("--steps", type=_natural(1), default=12, help="window length T (default 12)")
+    t.add_argument("--stride", type=_natural(1), default=1, help="distance between windows (default 1; = steps: no overlap)")
+    t.add_argument("--horizon", type=_natural(1), default=1, help="how far ahead to predict (default 1)")
+    t.add_argument("--hidden", type=_natural(1), default=3, help="state size M (default 3)")
     t.add_argument("--activation", default="tanh")
     t.add_argument("--output-activation", default="linear")
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--epochs", type=_natural(1), default=20)
+    t.add_argument("--batch-size", type=_natural(1), default=32)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--train-fraction", type=float, default=0.8)
     t.add_argument("--scale-on", choices=["train", "all"], default="train",
                    help="fit the [0, 1] scaler on the training part (default) or on everything (the tutorial)")
     t.add_argument("--engine", choices=["numpy", "keras"], default="numpy")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_natural(0), default=0)
     t.add_argument("--out", default="out", help="output folder (default out)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
     v = sub.add_parser("verify", help="check that elman reproduces a saved Keras model's predict")
     v.add_argument("model", help="a .keras file, or an elman .npz (compared with Keras built from it)")
-    v.add_argument("--samples", type=int, default=32)
-    v.add_argument("--steps", type=int, default=16)
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--samples", type=_natural(1), default=32)
+    v.add_argument("--steps", type=_natural(1), default=16)
+    v.add_argument("--seed", type=_natural(0), default=0)
     v.set_defaults(func=_cmd_verify)
     i = sub.add_parser("inspect", help="print D, M, K, activations, shapes and the spectral radius of A")
     i.add_argument("model", help="a .keras or .npz file")
@@ -142,28 +159,74 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _BadOption(Exception):
+    """A command-line option argparse refused (main prints it on one line, exit 2)."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # bad options: one line, exit 2 (argparse's own convention)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        raise _BadOption(f"{self.prog}: error: {message}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for the one-line error."""
+    if isinstance(exc, OSError) and not isinstance(exc, ElmanError) and exc.strerror:
+        where = f" {exc.filename!r}" if exc.filename else ""
+        return f"{exc.strerror}:{where}" if where else exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _quiet_environment(debug: bool) -> None:
+    """Only elman's own output unless --debug: TensorFlow's C++ start-up lines (oneDNN,
+    CUDA lookups) are silenced before TensorFlow is imported; plots go to files."""
     import os
 
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only, never a window
-    parser = _parser()
-    args = parser.parse_args(argv)
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 success, 1 a failed check, 2 bad input or an output that cannot be
+    written (one line on stderr), 130 interrupted, 141 the reader of stdout went away."""
+    try:
+        args = _parser().parse_args(argv)
+    except _BadOption as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    _quiet_environment(args.debug)
     try:
         return args.func(args)
-    except ElmanError as exc:
+    except (ElmanError, OSError, MemoryError) as exc:
         if args.debug:
             raise
-        print(f"elman {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        text = _one_line(exc)
+        if isinstance(exc, MemoryError):
+            text = (f"out of memory ({text}); use a smaller model or less data "
+                    "(--hidden, --batch-size, --steps)")
+        print(f"elman {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"elman {args.command}: interrupted", file=sys.stderr)
         return 130
 
 
+def run() -> int:
+    """The console entry point: :func:`main`, and a reader of stdout that closes early
+    (``elman inspect m.npz | head -1``) ends the run quietly instead of a traceback."""
+    try:
+        code = main()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        import os
+
+        # Python would report the failed flush at exit; point stdout at nothing first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(run())

@@ -93,11 +93,15 @@ class MinMaxScaler:
         if self.min_ is None:
             raise ParameterError("this MinMaxScaler is not fitted yet; call fit(x) first")
 
+    # Both directions work on halves, (x/2 - min/2) / (max/2 - min/2): the range of a
+    # series near the float64 limit (max - min > 1.8e308) would overflow to inf and give
+    # NaN. Halving is exact in binary, so ordinary series get the same bits as before.
+
     def transform(self, x) -> np.ndarray:
         self._check()
         lo, hi = self.feature_range
         a = _numeric(x, "x").astype(np.float64)
-        return lo + (a - self.min_) * (hi - lo) / (self.max_ - self.min_)
+        return lo + (a / 2 - self.min_ / 2) * (hi - lo) / (self.max_ / 2 - self.min_ / 2)
 
     def fit_transform(self, x) -> np.ndarray:
         return self.fit(x).transform(x)
@@ -106,7 +110,7 @@ class MinMaxScaler:
         self._check()
         lo, hi = self.feature_range
         a = _numeric(x, "x").astype(np.float64)
-        return self.min_ + (a - lo) * (self.max_ - self.min_) / (hi - lo)
+        return 2 * (self.min_ / 2 + (a - lo) * (self.max_ / 2 - self.min_ / 2) / (hi - lo))
 
     def to_dict(self) -> dict:
         """JSON-able settings (saved beside a model)."""

@@ -20,7 +20,10 @@ __all__ = [
     "MissingDependencyError",
     "DataFileError",
     "DataError",
+    "ElmanWarning",
     "DivergenceWarning",
+    "FastPathWarning",
+    "StateWarning",
 ]
 
 
@@ -64,12 +67,29 @@ class DataError(ElmanError, ValueError):
     """A data file's content is broken: a missing column, an empty or non-numeric cell."""
 
 
+class OutputError(ElmanError, OSError):
+    """An output file or folder cannot be written (exists as a file, not writable, full)."""
+
+
 class MissingDependencyError(ElmanError, ImportError):
     """An optional dependency (Keras, matplotlib, ...) is not installed."""
 
 
-class DivergenceWarning(RuntimeWarning):
+class ElmanWarning(UserWarning):
+    """Base class of the warnings elman gives (filter them all with this)."""
+
+
+class DivergenceWarning(ElmanWarning, RuntimeWarning):
     """Training stopped because the loss or the weights became NaN or inf."""
+
+
+class FastPathWarning(ElmanWarning, RuntimeWarning):
+    """The compiled (numba) training kernel could not be built or cached; the NumPy
+    reference path is used instead (same results, slower for small models)."""
+
+
+class StateWarning(ElmanWarning):
+    """A stateful Keras model's current (nonzero) state is not carried by the conversion."""
 
 
 def require(module: str, extra: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError, ShapeError
+from .errors import NonFiniteError, ParameterError, ShapeError
 from .model import ElmanRNN, StackedRNN, _count, _finite, _numeric
 
 __all__ = ["forecast"]
@@ -47,7 +47,16 @@ def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | 
     window = h[-T:].copy()
     out = np.empty((n_steps, h.shape[1]), dtype=rnn.dtype)
     for i in range(n_steps):
-        y = rnn.predict(window[None], return_sequences=False)[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            y = rnn.predict(window[None], return_sequences=False)[0]
+        if not np.all(np.isfinite(y)):
+            # Fed back, a growing prediction eventually overflows; say so, not "bad input".
+            last = out[i - 1] if i else window[-1]
+            raise NonFiniteError(
+                f"the forecast overflowed at step {i + 1} of n_steps = {n_steps}: the prediction became "
+                f"{y.tolist()} after {last.tolist()}; the model's fed-back predictions grow without bound, "
+                f"so forecast fewer steps (up to {i}) or check the model"
+            )
         out[i] = y
         window = np.concatenate([window[1:], y[None]])
     return out[:, 0] if one_d else out

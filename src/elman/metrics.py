@@ -32,21 +32,42 @@ def _pair(y_true, y_pred):
     return a, b
 
 
+def _rms_mean_abs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(rms, mean absolute value) of b - a for finite values that overflow the plain
+    formulas (series near the float64 limit, 1.7e308): computed on (b/2 - a/2), which
+    cannot overflow, divided by its largest entry, and scaled back at the end."""
+    e = b / 2 - a / 2
+    s = float(np.max(np.abs(e)))
+    if s == 0:
+        return 0.0, 0.0
+    with np.errstate(over="ignore"):  # a figure above 1.8e308 is inf, honestly
+        return (2 * s * float(np.sqrt(np.mean((e / s) ** 2))), 2 * s * float(np.mean(np.abs(e / s))))
+
+
 def mse(y_true, y_pred) -> float:
     """Mean of (y_pred - y_true)^2."""
     a, b = _pair(y_true, y_pred)
-    return float(np.mean((b - a) ** 2))
+    with np.errstate(over="ignore"):
+        value = float(np.mean((b - a) ** 2))
+        if not np.isfinite(value):
+            value = _rms_mean_abs(a, b)[0] ** 2
+    return value
 
 
 def rmse(y_true, y_pred) -> float:
-    """sqrt(mse): in the units of the series."""
-    return float(np.sqrt(mse(y_true, y_pred)))
+    """sqrt(mse): in the units of the series (finite whenever it is below 1.8e308)."""
+    a, b = _pair(y_true, y_pred)
+    with np.errstate(over="ignore"):
+        value = float(np.sqrt(np.mean((b - a) ** 2)))
+    return value if np.isfinite(value) else _rms_mean_abs(a, b)[0]
 
 
 def mae(y_true, y_pred) -> float:
     """Mean of |y_pred - y_true|."""
     a, b = _pair(y_true, y_pred)
-    return float(np.mean(np.abs(b - a)))
+    with np.errstate(over="ignore"):
+        value = float(np.mean(np.abs(b - a)))
+    return value if np.isfinite(value) else _rms_mean_abs(a, b)[1]
 
 
 def nrmse(y_true, y_pred) -> float:
@@ -56,7 +77,7 @@ def nrmse(y_true, y_pred) -> float:
     0.1
     """
     a, b = _pair(y_true, y_pred)
-    span = float(np.max(a) - np.min(a))
-    if span == 0:
+    half_span = float(np.max(a) / 2 - np.min(a) / 2)  # halves: the range may exceed 1.8e308
+    if half_span == 0:
         raise ShapeError("y_true is constant, so its range is 0 and nrmse is undefined; use rmse")
-    return rmse(a, b) / span
+    return rmse(a, b) / 2 / half_span

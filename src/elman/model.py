@@ -70,6 +70,26 @@ def _count(v: Any, name: str, low: int = 1) -> int:
     return int(v)
 
 
+def _flag(v: Any, name: str, *, allow_none: bool = False) -> bool | None:
+    """``v`` as a bool (True/False or NumPy's), or a ParameterError: a string such as
+    "no" or "false" is truthy in Python and would silently mean True."""
+    if v is None and allow_none:
+        return None
+    if not isinstance(v, (bool, np.bool_)):
+        want = "True, False or None" if allow_none else "True or False"
+        raise ParameterError(f"{name} must be {want}, got {v!r}")
+    return bool(v)
+
+
+def _rng(seed: Any, name: str = "seed") -> np.random.Generator:
+    """A NumPy Generator from ``seed``: None, an int >= 0, or a Generator (used as is)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"{name} must be None, an integer >= 0 or a numpy.random.Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
 def _finite(arr: np.ndarray, name: str) -> None:
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
@@ -77,6 +97,22 @@ def _finite(arr: np.ndarray, name: str) -> None:
             f"{name} holds NaN or inf (first at index {tuple(int(i) for i in bad)}: "
             f"{arr[tuple(bad)]}); expected finite numbers"
         )
+
+
+def _finite_as(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """``arr`` checked finite, then cast to ``dtype``; a finite value that the cast turns
+    into inf (1e39 given to a float32 model) is named as out of range, not as NaN."""
+    _finite(arr, name)
+    with np.errstate(over="ignore"):  # checked on the next line, with a better message
+        out = arr.astype(dtype, copy=False)
+    if out is not arr and not np.isfinite(out).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        big = float(np.finfo(dtype).max)
+        raise NonFiniteError(
+            f"{name} holds {float(arr[bad]):g} (at index {bad}), beyond the {np.dtype(dtype).name} range "
+            f"(|x| <= {big:.3g}) this model computes in; scale the data or use rnn.astype(np.float64)"
+        )
+    return out
 
 
 def _validate(A, B, b, C=None, d=None, dtype=None):
@@ -158,9 +194,7 @@ def _check_U(U: Any, D: int, dtype: np.dtype, name: str = "U") -> np.ndarray:
         raise ShapeError(f"{name} has shape {arr.shape}: zero time steps; expected T >= 1")
     if N == 0:
         raise ShapeError(f"{name} has shape {arr.shape}: zero samples; expected N >= 1")
-    arr = arr.astype(dtype, copy=False)
-    _finite(arr, name)
-    return arr
+    return _finite_as(arr, dtype, name)
 
 
 def _check_z0(z0: Any, N: int, M: int, dtype: np.dtype, name: str = "z0") -> np.ndarray:
@@ -172,9 +206,7 @@ def _check_z0(z0: Any, N: int, M: int, dtype: np.dtype, name: str = "z0") -> np.
         arr = np.broadcast_to(arr, (N, M))
     elif arr.shape != (N, M):
         raise ShapeError(f"{name} has shape {arr.shape} but should be (M,) = ({M},) or (N, M) = ({N}, {M})")
-    arr = np.array(arr, dtype=dtype)
-    _finite(arr, name)
-    return arr
+    return np.array(_finite_as(arr, dtype, name))  # a copy: the caller may update it in place
 
 
 def _fmt(x: np.ndarray) -> str:
@@ -281,8 +313,8 @@ class ElmanRNN:
         self._dims = (D, M, K)
         self._s = activations.get(activation)
         self._g = activations.get(output_activation)
-        self._return_sequences = bool(return_sequences)
-        self._go_backwards = bool(go_backwards)
+        self._return_sequences = _flag(return_sequences, "return_sequences")
+        self._go_backwards = _flag(go_backwards, "go_backwards")
         self._frozen = True
 
     # -- read-only attributes
@@ -363,7 +395,7 @@ class ElmanRNN:
         D, M = _count(input_dim, "input_dim"), _count(state_dim, "state_dim")
         if output_dim is not None:
             output_dim = _count(output_dim, "output_dim")
-        rng = np.random.default_rng(seed)
+        rng = _rng(seed)
 
         def glorot(fan_in, fan_out):
             limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -449,7 +481,7 @@ class ElmanRNN:
         """
         U = _check_U(U, self._dims[0], self._dtype)
         z0 = _check_z0(z0, U.shape[0], self._dims[1], self._dtype)
-        rs = self._return_sequences if return_sequences is None else bool(return_sequences)
+        rs = self._return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
         return self._predict(U, z0, rs)[0]
 
     def stateful(self, batch_size: int) -> "StatefulRunner":
@@ -546,7 +578,7 @@ class StackedRNN:
         self._top = ElmanRNN(
             last.A, last.B, last.b, C, d, last.activation, output_activation, dtype=dt
         )
-        self._return_sequences = bool(return_sequences)
+        self._return_sequences = _flag(return_sequences, "return_sequences")
         self._dtype = dt
         self._frozen = True
 
@@ -616,7 +648,7 @@ class StackedRNN:
     def predict(self, U, z0=None, return_sequences: bool | None = None) -> np.ndarray:
         """(N, K), or (N, T, K) when return_sequences; equals Keras ``model.predict``."""
         U = _check_U(U, self.input_dim, self._dtype)
-        rs = self._return_sequences if return_sequences is None else bool(return_sequences)
+        rs = self._return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
         return self._predict(U, self._check_z0s(z0, U.shape[0]), rs)[0]
 
     def stateful(self, batch_size: int) -> "StatefulRunner":
@@ -692,7 +724,7 @@ class StatefulRunner:
                 f"U has {U.shape[0]} samples (U.shape[0]) but this stateful runner was made for "
                 f"batch_size = {self._batch_size}; every batch must have that many rows"
             )
-        rs = m.return_sequences if return_sequences is None else bool(return_sequences)
+        rs = m.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
         y, self._state = m._predict(U, self._state, rs)
         return y
 

@@ -35,8 +35,9 @@ from typing import Any, Callable
 import numpy as np
 
 from . import activations, optim
-from .errors import DivergenceWarning, InputTypeError, ParameterError, ShapeError
-from .model import ElmanRNN, StackedRNN, _as_dtype, _check_U, _check_z0, _count, _finite, _numeric, _recur
+from .errors import DivergenceWarning, FastPathWarning, InputTypeError, ParameterError, ShapeError
+from .model import (ElmanRNN, StackedRNN, _as_dtype, _check_U, _check_z0, _count, _finite_as, _flag, _numeric,
+                    _recur, _rng)
 
 __all__ = ["Grads", "StackedGrads", "FitResult", "loss_and_grad", "fit", "LOSSES"]
 
@@ -116,7 +117,8 @@ class _Flat:
         self.acts = [activations.get(l.activation) for l in layers]
         self.gbs = [l.go_backwards for l in layers]
         self.g = activations.get(model.output_activation)
-        self.return_sequences = model.return_sequences if return_sequences is None else bool(return_sequences)
+        self.return_sequences = (model.return_sequences if return_sequences is None
+                                 else _flag(return_sequences, "return_sequences"))
         arrays = []
         for l in layers:
             arrays += [l.A, l.B, l.b]
@@ -243,19 +245,17 @@ def _check_Y(Y, N: int, T: int, K: int, rs: bool, dtype, name: str = "Y") -> np.
     if arr.shape != want:
         mode = "(N, T, K) for return_sequences" if rs else "(N, K) for many-to-one"
         raise ShapeError(f"{name} has shape {arr.shape} but the model's output is {want} {mode}")
-    arr = arr.astype(dtype, copy=False)
-    _finite(arr, name)
-    return arr
+    return _finite_as(arr, dtype, name)
 
 
 def _check_weights(sample_weight, N: int, T: int, rs: bool, dtype) -> np.ndarray | None:
     if sample_weight is None:
         return None
-    w = _numeric(sample_weight, "sample_weight").astype(dtype, copy=False)
+    w = _numeric(sample_weight, "sample_weight")
     if w.shape not in ((N,), (N, T) if rs else (N,)):
         want = "(N,) or (N, T)" if rs else "(N,)"
         raise ShapeError(f"sample_weight has shape {w.shape} but should be {want} with N = {N}, T = {T}")
-    _finite(w, "sample_weight")
+    w = _finite_as(w, dtype, "sample_weight")
     if np.any(w < 0):
         raise ParameterError("sample_weight has negative entries; expected weights >= 0")
     return w
@@ -298,7 +298,7 @@ def loss_and_grad(rnn, U, Y, *, loss: str = "mse", return_sequences: bool | None
     """
     _check_model(rnn)
     name = _loss_name(loss)
-    rs = rnn.return_sequences if return_sequences is None else bool(return_sequences)
+    rs = rnn.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
     dt = rnn.dtype
     U = _check_U(U, rnn.input_dim, dt)
     N, T, _ = U.shape
@@ -396,7 +396,7 @@ def _engine_for(flat: _Flat, engine: str, tbptt) -> str:
     return "numpy"
 
 
-def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", learning_rate: float | None = 1e-3,
+def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", learning_rate: float | None = None,
         loss: str = "mse", shuffle: bool = True, seed=None, validation_data=None, validation_split: float = 0.0,
         clipnorm=None, clipvalue=None, global_clipnorm=None, sample_weight=None, return_sequences=None,
         patience: int | None = None, restore_best_weights: bool = False, min_delta: float = 0.0,
@@ -408,9 +408,11 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     epochs, batch_size : the last partial batch is kept; with ``shuffle`` the order is
         drawn anew each epoch from ``seed`` (an int or numpy Generator).
     optimizer : "adam" (default), "rmsprop", "sgd" or an :mod:`elman.optim` optimizer;
-        ``learning_rate`` and ``optimizer_options`` (momentum, nesterov, rho, beta_1,
-        beta_2, epsilon, centered) are passed on; clipnorm / clipvalue / global_clipnorm
-        as in Keras. Defaults are Keras's (Adam 1e-3, beta 0.9/0.999, epsilon 1e-7).
+        for a name, ``learning_rate`` (None: 1e-3) and ``optimizer_options`` (momentum,
+        nesterov, rho, beta_1, beta_2, epsilon, centered) are passed on, and clipnorm /
+        clipvalue / global_clipnorm act as in Keras. Defaults are Keras's (Adam 1e-3,
+        beta 0.9/0.999, epsilon 1e-7). An optimizer instance carries its own settings:
+        giving any of these beside it is an error, not silently ignored.
     validation_data : (U_val, Y_val); or ``validation_split``, the last fraction of the
         samples (taken before shuffling, as Keras does).
     patience : early stopping after that many epochs without improvement of val_loss
@@ -432,7 +434,7 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
         raise ParameterError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     name = _loss_name(loss)
     dt = rnn.dtype if dtype is None else _as_dtype(dtype)
-    rs = rnn.return_sequences if return_sequences is None else bool(return_sequences)
+    rs = rnn.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
     U = _check_U(U, rnn.input_dim, dt)
     N, T, _ = U.shape
     Y = _check_Y(Y, N, T, rnn.output_dim, rs, dt)
@@ -444,8 +446,22 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
             raise ParameterError("tbptt cannot be used with go_backwards layers (the chunks run forward in time)")
     if patience is not None:
         patience = _count(patience, "patience")
-    opt = optim.get(optimizer, learning_rate, clipnorm=clipnorm, clipvalue=clipvalue,
-                    global_clipnorm=global_clipnorm, **optimizer_options)
+    shuffle = _flag(shuffle, "shuffle")
+    settings = {"learning_rate": learning_rate, "clipnorm": clipnorm, "clipvalue": clipvalue,
+                "global_clipnorm": global_clipnorm, **optimizer_options}
+    if isinstance(optimizer, optim.Optimizer):
+        given = {k: v for k, v in settings.items() if v is not None}
+        if given:
+            listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ParameterError(
+                f"optimizer is an elman.optim.{type(optimizer).__name__} instance, which carries its own settings, so "
+                f"{listed} would be ignored; set them on it ({type(optimizer).__name__}({listed})) or pass "
+                f"optimizer={type(optimizer).__name__.lower()!r}"
+            )
+        opt = optimizer
+    else:
+        opt = optim.get(optimizer, 1e-3 if learning_rate is None else learning_rate, clipnorm=clipnorm,
+                        clipvalue=clipvalue, global_clipnorm=global_clipnorm, **optimizer_options)
 
     # Validation: given, or the last fraction of the samples.
     if validation_data is not None:
@@ -471,16 +487,25 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     flat = _Flat(rnn, dt, rs)
     eng = _engine_for(flat, engine, tbptt)
     theta, grad = flat.theta, np.zeros_like(flat.theta)
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     Ut_all = np.ascontiguousarray(U.transpose(1, 0, 2))  # time-major, batches taken along axis 1
     Yt_all = np.ascontiguousarray(Y.transpose(1, 0, 2)) if rs else Y[None]
     n_batches = -(-N // batch_size)
 
+    step = None
     if eng == "numba":
         from . import _fast
 
-        step = _fast.make_step(flat, U, Y, w, name, rs)
-    else:
+        try:
+            step = _fast.make_step(flat, U, Y, w, name, rs)
+        except _fast.KernelUnavailable as exc:
+            # A compiled-kernel problem (no cache folder, a numba/LLVM fault) never stops
+            # training: the NumPy reference computes the same gradients.
+            warnings.warn(f"the compiled training kernel is unavailable here ({exc}); training with the "
+                          "NumPy path instead (same results, slower for small models)", FastPathWarning,
+                          stacklevel=2)
+            eng = "numpy"
+    if step is None:
         def step(idx):
             Wt = _time_major_w(None if w is None else w[idx], rs)
             return _numpy_step(flat, theta, grad, Ut_all[:, idx], Yt_all[:, idx], Wt, name, rs, tbptt)

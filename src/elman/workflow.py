@@ -3,9 +3,11 @@ measure, save, plot. One function, :func:`train_series`, that the CLI calls."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import numpy as np
 
 from . import datasets, metrics
 from .data import MinMaxScaler, split, windows
-from .errors import DataError, ParameterError
+from ._outdir import RunFolder
+from .errors import DataError, DivergenceWarning, NonFiniteError, ParameterError
 from .model import ElmanRNN, _count
 
 __all__ = ["TrainConfig", "load_series", "train_series"]
@@ -44,6 +47,11 @@ class TrainConfig:
 
 def load_series(data: str, column: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """(labels, values, description) for a built-in name or a CSV path."""
+    if data in BUILTIN and column is not None:
+        raise ParameterError(
+            f"column={column!r} was given, but {data!r} is a built-in series with one column; "
+            "column applies to CSV files only"
+        )
     if data == "sine":
         t, x = datasets.sine()
         return t, x, "sin(t), 500 points on [0, 50]"
@@ -64,8 +72,11 @@ def _check(cfg: TrainConfig) -> None:
         raise ParameterError(f"engine must be 'numpy' or 'keras', got {cfg.engine!r}")
     if cfg.scale_on not in ("train", "all"):
         raise ParameterError(f"scale_on must be 'train' or 'all', got {cfg.scale_on!r}")
-    if not (isinstance(cfg.learning_rate, float) and cfg.learning_rate > 0):
+    if not (isinstance(cfg.learning_rate, float) and np.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
         raise ParameterError(f"learning_rate must be a positive number, got {cfg.learning_rate!r}")
+    if not (isinstance(cfg.train_fraction, float) and 0 < cfg.train_fraction < 1):
+        raise ParameterError(f"train_fraction must be a number in (0, 1), got {cfg.train_fraction!r}")
+    _count(cfg.seed, "seed", low=0)
 
 
 def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
@@ -77,7 +88,17 @@ def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
     h = model.fit(X.astype(np.float32), y.astype(np.float32), epochs=cfg.epochs, batch_size=cfg.batch_size,
                   verbose=2 if verbose else 0)
-    return from_keras(model), {"loss": [float(v) for v in h.history["loss"]]}
+    losses = [float(v) for v in h.history["loss"]]
+    weights = model.get_weights()
+    if not all(np.all(np.isfinite(w)) for w in weights) or not np.all(np.isfinite(losses)):
+        # Keras has no NaN guard: its weights are already lost; say what happened.
+        bad = next((i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), len(losses))
+        raise NonFiniteError(
+            f"Keras training diverged: the loss or the weights became NaN or inf by epoch {bad} "
+            f"(learning rate {cfg.learning_rate:g}); try a smaller --learning-rate or --engine numpy, "
+            "which keeps the last finite model"
+        )
+    return from_keras(model), {"loss": losses}
 
 
 def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verbose: int = 1, plots: bool = True) -> dict:
@@ -106,18 +127,46 @@ def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verb
 
     rnn = ElmanRNN.init(1, cfg.hidden, 1, activation=cfg.activation, output_activation=cfg.output_activation,
                         seed=cfg.seed)
+    with contextlib.ExitStack() as stack:
+        # The output folder is checked and staged before training: an unwritable place
+        # fails now, not after the work; the files appear all together at the end.
+        stage = stack.enter_context(RunFolder(out, RUN_FILES)) if out is not None else None
+        result = _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbose)
+        if stage is not None:
+            result["plots"] = _write_run(stage, Path(out), cfg, result, plots)
+    del result["_curves"]
+    return result
+
+
+#: The files ``elman train --out DIR`` writes (DIR holds these and nothing else).
+RUN_FILES = ("model.npz", "metrics.json", "history.json", "forecast.png", "loss.png")
+
+
+def _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbose) -> dict:
     t0 = time.perf_counter()
+    diverged = ""
     if cfg.engine == "keras":
         model, history = _train_keras(rnn, Xtr, ytr, cfg, verbose)
     else:
         from .train import fit
 
-        res = fit(rnn, Xtr, ytr, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                  seed=cfg.seed, verbose=verbose)
+        with warnings.catch_warnings():
+            # fit stops at NaN/inf and keeps the last finite model; the run reports it below.
+            warnings.simplefilter("ignore", DivergenceWarning)
+            res = fit(rnn, Xtr, ytr, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                      learning_rate=cfg.learning_rate, seed=cfg.seed, verbose=verbose)
         model, history = res.model, res.history
+        if res.message.startswith("training stopped"):
+            diverged = res.message
     seconds = time.perf_counter() - t0
 
-    p_train, p_test = model.predict(Xtr), model.predict(Xte)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        p_train, p_test = model.predict(Xtr), model.predict(Xte)
+    if not (np.all(np.isfinite(p_train)) and np.all(np.isfinite(p_test))):
+        raise NonFiniteError(
+            "the trained model's predictions overflow to NaN or inf"
+            + (f" ({diverged})" if diverged else "") + "; try a smaller --learning-rate or fewer --epochs"
+        )
     unit = lambda v: scaler.inverse_transform(np.asarray(v, np.float64).reshape(-1))  # noqa: E731
     figures = {
         "train_rmse": metrics.rmse(ytr, p_train),
@@ -129,22 +178,48 @@ def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verb
         "n_train_windows": int(len(Xtr)),
         "n_test_windows": int(len(Xte)),
     }
-    result = {"config": asdict(cfg), "data": description, "metrics": figures, "history": history,
-              "seconds": seconds, "model": model, "scaler": scaler}
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        extra = {"scaler": scaler.to_dict(), "steps": cfg.steps, "stride": cfg.stride, "horizon": cfg.horizon,
-                 "data": cfg.data, "column": cfg.column, "engine": cfg.engine}
-        model.save(out / "model.npz", extra=extra)
-        (out / "metrics.json").write_text(json.dumps({"config": asdict(cfg), **figures}, indent=2, sort_keys=True))
-        (out / "history.json").write_text(json.dumps(history, indent=2))
-        if plots:
-            result["plots"] = _plots(out, cfg, description, ytr, yte, p_train, p_test, history, unit)
-    return result
+    if diverged:
+        figures["diverged"] = diverged
+    return {"config": asdict(cfg), "data": description, "metrics": figures, "history": history,
+            "seconds": seconds, "model": model, "scaler": scaler, "diverged": diverged,
+            "_curves": (ytr, yte, p_train, p_test, unit)}
 
 
-def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, history, unit) -> list[str]:
+def _json(obj) -> str:
+    """Strict JSON (no NaN or Infinity, which JSON does not have): a figure that is not
+    finite is written as null, and the run says so in ``non_finite``."""
+    def clean(v):
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(obj), indent=2, sort_keys=True, allow_nan=False)
+
+
+def _write_run(stage: Path, out: Path, cfg, result: dict, plots: bool) -> list[str]:
+    """The run's files into the staging folder ``stage``; returns the plot paths as they
+    will be once published in ``out``."""
+    figures, history, model = result["metrics"], result["history"], result["model"]
+    extra = {"scaler": result["scaler"].to_dict(), "steps": cfg.steps, "stride": cfg.stride,
+             "horizon": cfg.horizon, "data": cfg.data, "column": cfg.column, "engine": cfg.engine}
+    model.save(stage / "model.npz", extra=extra)
+    record = {"config": asdict(cfg), **figures}
+    bad = sorted(k for k, v in figures.items() if isinstance(v, float) and not np.isfinite(v))
+    if bad:
+        record["non_finite"] = bad
+    (stage / "metrics.json").write_text(_json(record))
+    (stage / "history.json").write_text(_json(history))
+    if not plots:
+        return []
+    _plots(stage, cfg, result["data"], *result["_curves"], history)
+    return [str(out / "forecast.png"), str(out / "loss.png")]
+
+
+def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, unit, history) -> list[str]:
     from .errors import require
     from . import plot
 

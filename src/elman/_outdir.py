@@ -1,0 +1,157 @@
+"""An output folder written all at once: the previous complete set of files or the new
+complete set, never a mix.
+
+A run writes its files into a fresh staging folder beside the target (created before
+any work starts, so an unwritable place fails at once), then swaps it in:
+
+    out/          the previous run (or nothing)
+    .out.stage-x  the new run, complete     ->  rename out -> .out.old-y, .out.stage-x -> out
+
+The swap holds an exclusive lock on the parent folder (two runs into one folder swap one
+after the other) and blocks SIGINT/SIGTERM for its two renames, so Ctrl-C lands before
+or after it. An interrupted or failed run removes its staging folder and leaves ``out``
+as it was. A folder holding files that are not a run's is refused, never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from .errors import OutputError
+
+__all__ = ["RunFolder"]
+
+
+def _oserror(exc: OSError, what: str) -> OutputError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"{what}: {reason}")
+
+
+class RunFolder:
+    """Stage the files of one run, then publish them as ``target`` in one step.
+
+    target : the output folder; it must be missing, empty, or hold only ``names``
+        (a previous run's files), which are then replaced as a whole.
+    names  : the file names a run writes.
+
+    Use ``with RunFolder(target, names) as stage: ...write into stage...``; leaving the
+    block normally publishes the folder, an exception discards the staging folder.
+    """
+
+    def __init__(self, target, names):
+        self.target = Path(target)
+        self.names = frozenset(names)
+        self.parent = self.target.parent if str(self.target.parent) else Path(".")
+        self.stage: Path | None = None
+
+    # -- before the work
+    def _check_target(self) -> None:
+        t = self.target
+        if t.is_symlink() or (t.exists() and not t.is_dir()):
+            raise OutputError(f"--out {str(t)!r} is a file, not a folder; give a new or an empty folder")
+        if t.is_dir():
+            try:
+                foreign = sorted(p.name for p in t.iterdir() if p.name not in self.names)
+            except OSError as exc:
+                raise _oserror(exc, f"cannot read the output folder {str(t)!r}") from None
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise OutputError(
+                    f"--out {str(t)!r} holds files that no elman run wrote ({shown}); elman replaces the "
+                    "whole folder, so give a new or an empty folder"
+                )
+
+    def __enter__(self) -> Path:
+        self._check_target()
+        existing = next((p for p in (self.parent, *self.parent.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise OutputError(f"cannot write the output folder {str(self.target)!r}: {str(existing)!r} is a "
+                              "file, not a folder")
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.stage-", dir=self.parent))
+        except OSError as exc:
+            raise _oserror(exc, f"cannot write the output folder {str(self.target)!r} (in "
+                                f"{str(self.parent)!r})") from None
+        # mkdtemp makes 0700; a finished run gets the permissions of any new folder.
+        os.chmod(self.stage, 0o777 & ~_umask())
+        return self.stage
+
+    # -- after the work
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            return
+        try:
+            self._publish()
+        except OSError as e:
+            raise OutputError(
+                f"cannot move the finished run into {str(self.target)!r}: {e.strerror or e}; the complete "
+                f"results are kept in {str(self.stage)!r}"
+            ) from None
+
+    def _publish(self) -> None:
+        with _locked(self.parent), _signals_held():
+            self._check_target()  # another run may have changed it while this one worked
+            old = None
+            if self.target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.parent))
+                os.replace(self.target, old)  # an empty folder is replaced by a folder
+            try:
+                os.replace(self.stage, self.target)
+            except OSError:
+                if old is not None:
+                    os.replace(old, self.target)  # put the previous run back
+                raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """An exclusive lock on ``folder`` (flock on its descriptor; none where unsupported)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the renames are still each atomic
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT and SIGTERM wait until the block ends (main thread, POSIX only)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
