@@ -79,6 +79,11 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _num(v: float) -> str:
+    """A figure in a 12-character column: fixed point, or exponent form when large."""
+    return f"{v:12.4f}" if abs(v) < 1e7 else f"{v:12.4g}"
+
+
 def _cmd_train(args) -> int:
     from .workflow import TrainConfig, train_series
 
@@ -95,8 +100,8 @@ def _cmd_train(args) -> int:
     print(f"\n{r['data']}: SimpleRNN({cfg.hidden}, {cfg.activation}) + Dense(1, {cfg.output_activation}), "
           f"windows of {cfg.steps} (stride {cfg.stride}), {cfg.epochs} epochs, engine {cfg.engine}")
     print(f"{'':14s}{'train':>12s}{'test':>12s}")
-    print(f"{'RMSE (scaled)':14s}{m['train_rmse']:12.4f}{m['test_rmse']:12.4f}")
-    print(f"{'RMSE (units)':14s}{m['train_rmse_units']:12.4f}{m['test_rmse_units']:12.4f}")
+    print(f"{'RMSE (scaled)':14s}{_num(m['train_rmse'])}{_num(m['test_rmse'])}")
+    print(f"{'RMSE (units)':14s}{_num(m['train_rmse_units'])}{_num(m['test_rmse_units'])}")
     print(f"{'windows':14s}{m['n_train_windows']:12d}{m['n_test_windows']:12d}")
     print(f"time {r['seconds']:.2f} s; written to {args.out}/ (model.npz, metrics.json, history.json, "
           "forecast.png, loss.png)")
@@ -184,7 +189,12 @@ def _quiet_environment(debug: bool) -> None:
 
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only, never a window
     if not debug:
+        import logging
+
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # Without a writable HOME matplotlib caches its fonts in a temporary folder, and
+        # says so at length; the plots are the same.
+        logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_environment(args.debug)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        raise  # the reader of stdout went away: not an error of the run (see run())
     except (ElmanError, OSError, MemoryError) as exc:
         if args.debug:
             raise

@@ -19,7 +19,11 @@ Keras is imported lazily, so ``import elman`` works without it.
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,7 @@ from .errors import (
     InputTypeError,
     ModelFileError,
     ShapeError,
+    StateWarning,
     UnknownActivationError,
     UnsupportedModelError,
     as_path,
@@ -49,19 +54,47 @@ __all__ = [
     "SUPPORTED",
 ]
 
-#: What from_keras understands, as said in its error messages.
+#: What from_keras understands (the error messages point here).
 SUPPORTED = (
     "Sequential or Functional models with one input and one output made of: InputLayer; "
     "SimpleRNN or RNN(SimpleRNNCell) (any elman activation, use_bias, return_sequences, "
     "go_backwards, stateful, unroll; dropout is ignored at inference), stacked; "
-    "Dropout (identity at inference); and at most one Dense readout, last"
+    "Dropout (identity at inference); and at most one Dense readout, last. "
+    "Every layer float32 or float64: quantized (model.quantize), mixed-precision and "
+    "float16/bfloat16 layers are refused"
 )
+
+#: The short form of SUPPORTED that ends the error messages.
+_SHORT = "supported: SimpleRNN, RNN(SimpleRNNCell), Dropout, one last Dense (see elman.keras.SUPPORTED)"
+
+_FLOATS = ("float32", "float64")
 
 
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up lines (oneDNN notice, CUDA look-ups) unless the user asked for them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     return require("keras", "keras")
+
+
+@contextmanager
+def _quiet():
+    """TensorFlow's Python-side warnings (tf.function retracing) off while elman calls Keras."""
+    loggers = [logging.getLogger("tensorflow"), logging.getLogger("absl")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.level, logging.ERROR))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _q(name, n: int = 30) -> str:
+    """A layer or model name for a message, quoted and cut to ``n`` characters."""
+    name = str(name)
+    return repr(name if len(name) <= n else name[: n - 3] + "...")
 
 
 def _np(v) -> np.ndarray:
@@ -69,17 +102,49 @@ def _np(v) -> np.ndarray:
 
 
 def load_keras_model(path) -> Any:
-    """Load a ``.keras`` (or legacy ``.h5``) file with ``safe_mode=True`` (no code runs)."""
+    """Load a ``.keras`` (or legacy ``.h5``) file with ``safe_mode=True`` (no code runs).
+
+    The suffix is matched case-insensitively (``MODEL.KERAS`` loads).
+    """
     p = as_path(path)
+    if p.is_dir():
+        raise ModelFileError(f"{str(p)!r} is a directory, not a model file; expected a .keras or .h5 file")
+    suffix = p.suffix.lower()
+    if suffix not in (".keras", ".h5"):
+        raise ModelFileError(
+            f"model file {str(p)!r} has suffix {p.suffix!r}; expected .keras (model.save) or .h5 (legacy)"
+        )
     if not p.exists():
         raise ModelFileError(f"model file {str(p)!r} does not exist; expected a .keras file saved by model.save()")
-    if p.is_dir() or p.suffix not in (".keras", ".h5"):
-        raise ModelFileError(f"model file {str(p)!r} is not a .keras or .h5 file")
+    if suffix == ".keras" and not zipfile.is_zipfile(p):
+        raise ModelFileError(f"model file {str(p)!r} is not a .keras archive (not a zip file); expected a file saved by model.save()")
     keras = _keras()
     try:
-        return keras.saving.load_model(p, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many kinds here; one clear message instead
-        raise ModelFileError(f"could not load Keras model {str(p)!r}: {type(exc).__name__}: {exc}") from None
+        if p.suffix == suffix:
+            return keras.saving.load_model(p, compile=False, safe_mode=True)
+        # Keras matches the suffix case-sensitively: load through a lower-case link (or copy).
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            q = os.path.join(tmp, "model" + suffix)
+            try:
+                os.symlink(os.path.abspath(p), q)
+            except OSError:
+                shutil.copyfile(p, q)
+            return keras.saving.load_model(q, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many kinds, often many lines: one short line instead
+        text = str(exc)
+        if "safe_mode" in text:
+            raise ModelFileError(
+                f"could not load Keras model {str(p)!r}: it holds Python code (a lambda or custom object), which "
+                "safe_mode=True does not run and elman cannot reproduce"
+            ) from None
+        lines = [ln.strip().replace(str(p), "<file>") for ln in text.splitlines() if ln.strip()]
+        first = lines[0] if lines else ""
+        if len(first) > 120:
+            first = first[:117] + "..."
+        raise ModelFileError(f"could not load Keras model {str(p)!r}: {type(exc).__name__}: {first}") from None
 
 
 # --------------------------------------------------------------------------- reading
@@ -92,8 +157,8 @@ def _layers_in_order(model) -> list:
         if len(model.inputs or []) != 1 or len(model.outputs or []) != 1:
             n_in, n_out = len(model.inputs or []), len(model.outputs or [])
             raise UnsupportedModelError(
-                f"model {model.name!r} has {n_in} inputs and {n_out} outputs; expected one of each. "
-                f"Supported: {SUPPORTED}"
+                f"model {_q(model.name)} has {n_in} input{'s' * (n_in != 1)} and {n_out} output{'s' * (n_out != 1)}; "
+                f"expected one of each; {_SHORT}"
             )
         out = []
         for layer in model.layers:
@@ -102,54 +167,112 @@ def _layers_in_order(model) -> list:
     return [model]
 
 
+def _describe_custom(fn) -> str:
+    """A custom activation in words, never its repr (a lambda's repr is its bytecode)."""
+    name = getattr(fn, "__name__", None)
+    if callable(fn) and (name is not None or hasattr(fn, "__code__")):
+        named = isinstance(name, str) and name != "<lambda>" and name.isidentifier()
+        return "a custom Python function activation" + (f" {_q(name, 30)}" if named else "")
+    return f"a custom activation of type {_q(type(fn).__name__, 30)}"
+
+
 def _activation_name(fn, where: str) -> str:
     keras = _keras()
-    name = keras.activations.serialize(fn) if fn is not None else "linear"
+    if fn is None:
+        return "linear"
+    try:
+        name = keras.activations.serialize(fn)
+    except Exception:  # Keras cannot even describe it (a NumPy ufunc, an unnamed callable)
+        name = None
+    # Keras serializes any function by its __name__: a user's own `def tanh(x)` would come
+    # back as "tanh". Only the Keras function itself is the activation elman reproduces.
+    if isinstance(name, str):
+        try:
+            builtin = keras.activations.get(name) is fn
+        except Exception:
+            builtin = False
+        if not builtin:
+            name = None
     if not isinstance(name, str):
-        raise UnsupportedModelError(f"{where} has a custom activation {name!r}; expected one of {activations.names()}")
+        raise UnsupportedModelError(
+            f"{where} has {_describe_custom(fn)}; expected a built-in activation (see elman.activations.names())"
+        )
     try:
         return activations.get(name).name
     except UnknownActivationError:
         raise UnsupportedModelError(
-            f"{where} has activation {name!r}, which elman does not support; expected one of "
-            f"{', '.join(activations.names())}"
+            f"{where}: activation {name!r} not supported; expected one of {', '.join(activations.names())}"
         ) from None
 
 
-def _check_dtype(layer) -> np.dtype:
-    dt = np.dtype(layer.compute_dtype)
-    if dt not in (np.float32, np.float64) or np.dtype(layer.variable_dtype) != dt:
-        raise UnsupportedModelError(
-            f"layer {layer.name!r} computes in {layer.compute_dtype} with {layer.variable_dtype} "
-            "weights; elman reproduces float32 and float64 layers only"
-        )
-    return dt
+def _check_numerics(layer) -> np.dtype:
+    """The float dtype a layer computes in; refuses quantized, mixed and half-precision layers.
+
+    Run on every layer (Dropout included) before any weight is read: a quantized Dense
+    keeps an integer kernel whose scale lives elsewhere, and a float16 layer rounds.
+    """
+    where = f"layer {_q(layer.name)} ({type(layer).__name__})"
+    for part in (layer, getattr(layer, "cell", None)):
+        if part is None:
+            continue
+        policy = getattr(part, "dtype_policy", None)
+        mode = getattr(part, "quantization_mode", None) or getattr(policy, "quantization_mode", None)
+        if mode:
+            pname = getattr(policy, "name", mode)
+            raise UnsupportedModelError(
+                f"{where} is {mode}-quantized (dtype policy {pname!r}); elman needs float weights: convert the "
+                "un-quantized model (before model.quantize())"
+            )
+        compute, variable = str(part.compute_dtype), str(part.variable_dtype)
+        if compute != variable:
+            raise UnsupportedModelError(
+                f"{where} uses mixed precision (computes in {compute}, variables {variable}); elman reproduces "
+                "float32/float64 only: rebuild it with dtype='float32' and set_weights"
+            )
+        if compute not in _FLOATS:
+            raise UnsupportedModelError(
+                f"{where} computes in {compute} with {variable} variables; elman reproduces float32/float64 "
+                "only: rebuild it with dtype='float32' and set_weights"
+            )
+    dt = str(layer.compute_dtype)
+    for w in layer.weights:
+        if str(w.dtype) != dt:
+            raise UnsupportedModelError(
+                f"{where} holds {_q(w.path, 60)} of dtype {w.dtype} (the layer computes in {dt}); "
+                "elman reads float32/float64 weights only"
+            )
+    return np.dtype(dt)
 
 
-def _recurrent(layer) -> tuple[ElmanRNN, dict]:
+def _check_recurrent(layer) -> str:
+    """Refuse what elman cannot reproduce in a recurrent layer; its activation's elman name."""
     keras = _keras()
     cell = getattr(layer, "cell", None)
     if not isinstance(cell, keras.layers.SimpleRNNCell):
         raise UnsupportedModelError(
-            f"layer {layer.name!r} is an RNN with cell {type(cell).__name__}; only SimpleRNNCell "
-            f"is supported. Supported: {SUPPORTED}"
+            f"layer {_q(layer.name)} is an RNN with cell {_q(type(cell).__name__, 30)}; only SimpleRNNCell is "
+            "supported; see elman.keras.SUPPORTED"
         )
     if getattr(layer, "return_state", False):
-        raise UnsupportedModelError(f"layer {layer.name!r} has return_state=True; expected False")
-    where = f"layer {layer.name!r}"
+        raise UnsupportedModelError(f"layer {_q(layer.name)} has return_state=True; expected False")
+    _check_numerics(layer)
+    return _activation_name(cell.activation, f"layer {_q(layer.name)}")
+
+
+def _recurrent(layer, activation: str) -> ElmanRNN:
+    """The weights of a recurrent layer that passed _check_recurrent."""
+    cell = layer.cell
     kernel = _np(cell.kernel)  # (D, M)
     M = kernel.shape[1]
     b = _np(cell.bias) if cell.bias is not None else np.zeros(M, kernel.dtype)
-    rnn = ElmanRNN(
+    return ElmanRNN(
         A=_np(cell.recurrent_kernel).T,
         B=kernel.T,
         b=b,
-        activation=_activation_name(cell.activation, where),
+        activation=activation,
         go_backwards=layer.go_backwards,
-        dtype=_check_dtype(layer),
+        dtype=np.dtype(str(layer.compute_dtype)),
     )
-    flags = {"return_sequences": bool(layer.return_sequences), "stateful": bool(layer.stateful)}
-    return rnn, flags
 
 
 def from_keras(model_or_path) -> ElmanRNN | StackedRNN:
@@ -161,10 +284,13 @@ def from_keras(model_or_path) -> ElmanRNN | StackedRNN:
     Returns an :class:`ElmanRNN` for one recurrent layer (+ optional Dense) and a
     :class:`StackedRNN` for several. The dtype of the Keras weights is kept (float32
     for a default Keras model; ``.astype(np.float64)`` asks for more). A stateful Keras
-    model is reproduced by ``rnn.stateful(batch_size)``; its current state is
-    ``get_states(model)``.
+    model is reproduced by ``rnn.stateful(batch_size)``, which starts from the zero
+    state; a Keras model that has already run holds a state of its own, which is not
+    carried (a :class:`~elman.errors.StateWarning` says so and how to carry it:
+    ``runner.state = get_states(model)``, or ``get_states(model)[0]`` for one layer).
 
-    Raises UnsupportedModelError naming the first layer elman cannot reproduce.
+    Raises UnsupportedModelError naming the first layer elman cannot reproduce
+    (including quantized, mixed-precision and float16/bfloat16 layers).
     """
     keras = _keras()
     model = load_keras_model(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
@@ -174,60 +300,89 @@ def from_keras(model_or_path) -> ElmanRNN | StackedRNN:
         )
     if not model.built:
         raise UnsupportedModelError(
-            f"model {model.name!r} is not built (its weights do not exist yet); call it on data or "
+            f"model {_q(model.name)} is not built (its weights do not exist yet); call it on data or "
             "give it an Input shape first"
         )
-    recurrent: list[ElmanRNN] = []
-    flags: list[dict] = []
+    if isinstance(model, keras.Model):
+        in_dtype = str(getattr(model.inputs[0], "dtype", "float32")) if len(model.inputs or []) == 1 else "float32"
+        if in_dtype not in _FLOATS:
+            raise UnsupportedModelError(
+                f"model {_q(model.name)} takes {in_dtype} input; elman reproduces float32/float64 inputs only: "
+                "build it with Input(dtype='float32')"
+            )
+    # First every layer is checked (kind, order, dtype policy, activation); no weight is
+    # read before all of them pass, so nothing half-converted can come out.
+    rnn_layers: list = []  # (layer, elman activation name)
     dense = None
     for layer in _layers_in_order(model):
         kind = type(layer).__name__
-        if isinstance(layer, keras.layers.InputLayer) or isinstance(layer, keras.layers.Dropout):
-            continue  # Dropout is the identity at inference
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.layers.Dropout):
+            _check_numerics(layer)  # the identity at inference, but a float16 Dropout rounds
+            continue
         if dense is not None:
             raise UnsupportedModelError(
-                f"layer {layer.name!r} ({kind}) comes after the Dense readout {dense.name!r}; "
-                f"the readout must be the last layer. Supported: {SUPPORTED}"
+                f"layer {_q(layer.name)} ({kind[:30]}) follows the Dense readout {_q(dense.name)}, which must be "
+                f"last; {_SHORT}"
             )
         if isinstance(layer, keras.layers.RNN) and type(layer) in (keras.layers.SimpleRNN, keras.layers.RNN):
-            if recurrent and not flags[-1]["return_sequences"]:
+            if rnn_layers and not rnn_layers[-1][0].return_sequences:
                 raise UnsupportedModelError(
-                    f"layer {layer.name!r} follows a recurrent layer with return_sequences=False"
+                    f"layer {_q(layer.name)} follows a recurrent layer with return_sequences=False"
                 )
-            rnn, f = _recurrent(layer)
-            recurrent.append(rnn)
-            flags.append(f)
+            rnn_layers.append((layer, _check_recurrent(layer)))
         elif isinstance(layer, keras.layers.Dense) and type(layer) is keras.layers.Dense:
-            if not recurrent:
+            if not rnn_layers:
                 raise UnsupportedModelError(
-                    f"layer {layer.name!r} (Dense) comes before any SimpleRNN; a Dense is supported "
-                    f"only as the readout. Supported: {SUPPORTED}"
+                    f"layer {_q(layer.name)} (Dense) comes before any SimpleRNN; a Dense is supported only as the "
+                    f"readout; {_SHORT}"
                 )
+            _check_numerics(layer)
             dense = layer
         else:
-            raise UnsupportedModelError(f"layer {layer.name!r} ({kind}) is not supported. Supported: {SUPPORTED}")
-    if not recurrent:
-        raise UnsupportedModelError(f"model {model.name!r} has no SimpleRNN layer. Supported: {SUPPORTED}")
-    stateful = {f["stateful"] for f in flags}
+            raise UnsupportedModelError(f"layer {_q(layer.name)} ({kind[:30]}) is not supported; {_SHORT}")
+    if not rnn_layers:
+        raise UnsupportedModelError(f"model {_q(model.name)} has no SimpleRNN layer; {_SHORT}")
+    stateful = {bool(layer.stateful) for layer, _ in rnn_layers}
     if len(stateful) > 1:
         raise UnsupportedModelError("some recurrent layers are stateful and others are not; expected all or none")
+    g = _activation_name(dense.activation, f"layer {_q(dense.name)}") if dense is not None else "linear"
 
+    # Then the weights.
+    recurrent = [_recurrent(layer, act) for layer, act in rnn_layers]
     C = d = None
-    g = "linear"
     if dense is not None:
         C = _np(dense.kernel).T  # (K, M)
         d = _np(dense.bias) if dense.bias is not None else np.zeros(C.shape[0], C.dtype)
-        g = _activation_name(dense.activation, f"layer {dense.name!r}")
-        _check_dtype(dense)
     dtypes = {r.dtype for r in recurrent} | ({np.dtype(C.dtype)} if C is not None else set())
     dt = np.float64 if np.dtype(np.float64) in dtypes else np.float32
-    return_sequences = flags[-1]["return_sequences"]
+    return_sequences = bool(rnn_layers[-1][0].return_sequences)
     if len(recurrent) == 1:
         r = recurrent[0]
-        return ElmanRNN(
+        out = ElmanRNN(
             r.A, r.B, r.b, C, d, r.activation, g, return_sequences, go_backwards=r.go_backwards, dtype=dt
         )
-    return StackedRNN(recurrent, C, d, g, return_sequences, dtype=dt)
+    else:
+        out = StackedRNN(recurrent, C, d, g, return_sequences, dtype=dt)
+    if True in stateful:
+        _warn_if_state(model, len(recurrent))
+    return out
+
+
+def _warn_if_state(model, n_layers: int) -> None:
+    """StateWarning when a stateful Keras model holds a nonzero state (it is not carried)."""
+    states = [s for s in _current_states(model) if s is not None]
+    if not any(np.any(s != 0) for s in states):
+        return
+    N = states[0].shape[0]
+    get = "elman.get_states(model)" + ("[0]" if n_layers == 1 else "")
+    warnings.warn(
+        f"the Keras model's current (nonzero) state is not carried: rnn.stateful() starts from zero; "
+        f"to carry it: runner = rnn.stateful({N}); runner.state = {get}",
+        StateWarning,
+        stacklevel=3,  # the caller of from_keras
+    )
 
 
 # --------------------------------------------------------------------------- writing
@@ -244,6 +399,11 @@ def to_keras(rnn: ElmanRNN | StackedRNN, *, return_sequences: bool | None = None
     keras = _keras()
     if not isinstance(rnn, (ElmanRNN, StackedRNN)):
         raise InputTypeError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
+    with _quiet():
+        return _build_keras(keras, rnn, return_sequences, stateful, batch_size)
+
+
+def _build_keras(keras, rnn, return_sequences, stateful, batch_size):
     if stateful:
         batch_size = _count(batch_size, "batch_size (needed for a stateful model)")
     rs = rnn.return_sequences if return_sequences is None else bool(return_sequences)
@@ -288,6 +448,15 @@ def reset_states(model) -> None:
     """Zero the state of every stateful recurrent layer (Keras 3 has no model-level reset)."""
     for layer in _stateful_layers(model):
         layer.reset_state()
+
+
+def _current_states(model) -> list:
+    """get_states, with None for a layer whose state does not exist yet."""
+    out = []
+    for layer in _stateful_layers(model):
+        states = getattr(layer, "states", None)
+        out.append(_np(states[0]).copy() if states else None)
+    return out
 
 
 def get_states(model) -> list[np.ndarray]:
@@ -366,7 +535,14 @@ def verify_keras(model, U=None, *, n_samples: int = 32, n_steps: int = 16, seed:
     keras = _keras()
     if isinstance(model, (str, os.PathLike)):
         model = load_keras_model(model)
-    rnn = from_keras(model)
+    with warnings.catch_warnings():  # the state is reset and restored below: nothing to warn of
+        warnings.simplefilter("ignore", StateWarning)
+        rnn = from_keras(model)
+    with _quiet():  # repeated predict calls make TensorFlow log tf.function retracing
+        return _verify(keras, model, rnn, U, n_samples, n_steps, seed)
+
+
+def _verify(keras, model, rnn, U, n_samples, n_steps, seed) -> ParityReport:
     shape = tuple(model.inputs[0].shape)  # (batch or None, T or None, D)
     stateful = bool(_stateful_layers(model))
     n_samples, n_steps = _count(n_samples, "n_samples"), _count(n_steps, "n_steps")

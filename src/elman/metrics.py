@@ -32,16 +32,20 @@ def _pair(y_true, y_pred):
     return a, b
 
 
-def _rms_mean_abs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(rms, mean absolute value) of b - a for finite values that overflow the plain
-    formulas (series near the float64 limit, 1.7e308): computed on (b/2 - a/2), which
-    cannot overflow, divided by its largest entry, and scaled back at the end."""
+def _half_errors(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(rms, mean absolute value) of (b - a) / 2, for finite values whose plain formulas
+    overflow (series near the float64 limit, 1.7e308): the halved errors cannot, and
+    dividing them by their largest entry keeps the squares in range."""
     e = b / 2 - a / 2
     s = float(np.max(np.abs(e)))
     if s == 0:
         return 0.0, 0.0
+    return s * float(np.sqrt(np.mean((e / s) ** 2))), s * float(np.mean(np.abs(e / s)))
+
+
+def _doubled(x: float) -> float:
     with np.errstate(over="ignore"):  # a figure above 1.8e308 is inf, honestly
-        return (2 * s * float(np.sqrt(np.mean((e / s) ** 2))), 2 * s * float(np.mean(np.abs(e / s))))
+        return float(np.float64(x) * 2)
 
 
 def mse(y_true, y_pred) -> float:
@@ -50,7 +54,7 @@ def mse(y_true, y_pred) -> float:
     with np.errstate(over="ignore"):
         value = float(np.mean((b - a) ** 2))
         if not np.isfinite(value):
-            value = _rms_mean_abs(a, b)[0] ** 2
+            value = float(np.float64(_doubled(_half_errors(a, b)[0])) ** 2)  # inf above 1.8e308
     return value
 
 
@@ -59,7 +63,7 @@ def rmse(y_true, y_pred) -> float:
     a, b = _pair(y_true, y_pred)
     with np.errstate(over="ignore"):
         value = float(np.sqrt(np.mean((b - a) ** 2)))
-    return value if np.isfinite(value) else _rms_mean_abs(a, b)[0]
+    return value if np.isfinite(value) else _doubled(_half_errors(a, b)[0])
 
 
 def mae(y_true, y_pred) -> float:
@@ -67,7 +71,7 @@ def mae(y_true, y_pred) -> float:
     a, b = _pair(y_true, y_pred)
     with np.errstate(over="ignore"):
         value = float(np.mean(np.abs(b - a)))
-    return value if np.isfinite(value) else _rms_mean_abs(a, b)[1]
+    return value if np.isfinite(value) else _doubled(_half_errors(a, b)[1])
 
 
 def nrmse(y_true, y_pred) -> float:
@@ -80,4 +84,8 @@ def nrmse(y_true, y_pred) -> float:
     half_span = float(np.max(a) / 2 - np.min(a) / 2)  # halves: the range may exceed 1.8e308
     if half_span == 0:
         raise ShapeError("y_true is constant, so its range is 0 and nrmse is undefined; use rmse")
-    return rmse(a, b) / 2 / half_span
+    with np.errstate(over="ignore"):
+        value = rmse(a, b) / float(np.max(a) - np.min(a))
+    if np.isfinite(value) and value != 0:
+        return value
+    return _half_errors(a, b)[0] / half_span  # rmse or the range overflowed; their halves cannot

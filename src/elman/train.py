@@ -360,7 +360,9 @@ class _Progress:
 
     def start(self, epoch: int):
         if self.tqdm is not None:
-            self.bar = self.tqdm(total=self.n_batches, desc=f"epoch {epoch}/{self.epochs}", leave=False, unit="batch")
+            # disable=None: a bar only on a terminal; a log file gets the epoch lines alone.
+            self.bar = self.tqdm(total=self.n_batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
+                                 unit="batch", disable=None)
 
     def batch(self):
         if self.bar is not None:

@@ -1,0 +1,305 @@
+"""The command line as a careful, hostile or unlucky user meets it: every bad option,
+output folder or environment ends in one line on stderr and exit 2 (never a traceback),
+an interrupted or concurrent run never leaves a mix of files, and a run shows only
+elman's own output. Each case runs ``python -m elman`` in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import elman
+
+ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+SETPRIV = shutil.which("setpriv")
+# Root ignores file permissions; dropping every capability makes it honour them again.
+UNPRIVILEGED = [SETPRIV, "--inh-caps=-all", "--bounding-set=-all"] if ROOT and SETPRIV else []
+needs_permissions = pytest.mark.skipif(ROOT and not SETPRIV, reason="root without setpriv ignores permissions")
+RUN_FILES = ["forecast.png", "history.json", "loss.png", "metrics.json", "model.npz"]
+QUICK = ["train", "--data", "sine", "--steps", "5", "--epochs", "1", "--quiet"]
+
+
+def cli(args, cwd, *, env=None, prefix=(), timeout=120, **kw):
+    full_env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
+    return subprocess.run([*prefix, sys.executable, "-m", "elman", *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def assert_one_line_error(p, *words):
+    assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
+    assert "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert p.stderr.count("\n") == 1, p.stderr
+    for w in words:
+        assert w in p.stderr, (w, p.stderr)
+
+
+# (what goes wrong, arguments, key words of the one-line message)
+BAD = [
+    ("negative seed", QUICK + ["--seed", "-1"], ["argument --seed: -1 is below 0"]),
+    ("seed not a number", QUICK + ["--seed", "x"], ["argument --seed: 'x' is not an integer"]),
+    ("zero hidden", QUICK + ["--hidden", "0"], ["argument --hidden: 0 is below 1"]),
+    ("zero batch", QUICK + ["--batch-size", "0"], ["argument --batch-size: 0 is below 1"]),
+    ("huge state (memory)", QUICK + ["--hidden", "10000000"], ["out of memory", "--hidden"]),
+    ("NaN learning rate", QUICK + ["--learning-rate", "nan"], ["learning_rate must be a positive number, got nan"]),
+    ("zero learning rate", QUICK + ["--learning-rate", "0"], ["learning_rate must be a positive number, got 0.0"]),
+    ("train fraction above 1", QUICK + ["--train-fraction", "1.5"], ["train_fraction must be a number in (0, 1)"]),
+    ("--column with a built-in series", QUICK + ["--column", "x"], ["'sine' is a built-in series", "CSV files only"]),
+    ("unknown activation", QUICK + ["--activation", "tanhh"], ["activation 'tanhh' is not known"]),
+    ("unknown engine", QUICK + ["--engine", "torch"], ["argument --engine: invalid choice"]),
+    ("verify: negative seed", ["verify", "m.keras", "--seed", "-2"], ["argument --seed: -2 is below 0"]),
+    ("demo: zero epochs", ["demo", "--epochs", "0"], ["argument --epochs: 0 is below 1"]),
+    ("missing data file", QUICK[:1] + ["--data", "nope.csv", "--quiet"], ["nope.csv", "does not exist"]),
+    ("data is a folder", QUICK[:1] + ["--data", "folder.csv", "--quiet"], ["is a directory"]),
+    ("model is a folder", ["inspect", "folder.npz"], ["is a directory"]),
+]
+
+
+@pytest.mark.parametrize("what, args, words", BAD, ids=[c[0] for c in BAD])
+def test_bad_options_one_line_exit_2(tmp_path, what, args, words):
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "folder.npz").mkdir()
+    assert_one_line_error(cli(args + (["--out", "o"] if args[0] == "train" else []), tmp_path), *words)
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+# ----------------------------------------------------------------------- the output folder
+
+
+def test_out_is_an_existing_file(tmp_path):
+    (tmp_path / "results").write_text("mine")
+    assert_one_line_error(cli(QUICK + ["--out", "results"], tmp_path), "'results' is a file, not a folder")
+    assert (tmp_path / "results").read_text() == "mine"
+
+
+def test_out_below_a_file(tmp_path):
+    (tmp_path / "f").write_text("mine")
+    assert_one_line_error(cli(QUICK + ["--out", "f/run"], tmp_path), "'f' is a file, not a folder")
+
+
+def test_out_holding_foreign_files_is_never_replaced(tmp_path):
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "thesis.tex").write_text("years of work")
+    assert_one_line_error(cli(QUICK + ["--out", "o"], tmp_path), "holds files that no elman run wrote",
+                          "thesis.tex")
+    assert (tmp_path / "o" / "thesis.tex").read_text() == "years of work"
+
+
+def test_rerun_replaces_a_previous_run_and_gives_normal_permissions(tmp_path):
+    assert cli(QUICK + ["--out", "o"], tmp_path).returncode == 0
+    assert cli(QUICK + ["--out", "o", "--seed", "3"], tmp_path).returncode == 0
+    assert sorted(os.listdir(tmp_path / "o")) == RUN_FILES
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["config"]["seed"] == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "o").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+@needs_permissions
+def test_unwritable_folder_fails_fast_before_training(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    t0 = time.perf_counter()
+    # 200 epochs would take far more than 2 s: the check must come before training.
+    p = cli(["train", "--data", "sine", "--epochs", "200", "--quiet", "--out", "locked/run"], tmp_path,
+            prefix=UNPRIVILEGED)
+    elapsed = time.perf_counter() - t0
+    assert_one_line_error(p, "cannot write the output folder", "Permission denied")
+    assert elapsed < 2.0 + _python_start(tmp_path), elapsed
+    assert os.listdir(locked) == []
+
+
+def _python_start(cwd) -> float:
+    """Seconds to start Python and import elman here (the 2 s budget is elman's own)."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import elman.cli"], cwd=cwd, check=True)
+    return time.perf_counter() - t0
+
+
+@needs_permissions
+def test_folder_that_becomes_unwritable_keeps_the_finished_run(tmp_path):
+    parent = tmp_path / "p"
+    parent.mkdir()
+    p = subprocess.Popen([*UNPRIVILEGED, sys.executable, "-m", "elman", "train", "--data", "sine", "--epochs", "30",
+                          "--batch-size", "8", "--quiet", "--out", "p/run"], cwd=tmp_path,
+                         env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    _wait_for(lambda: any(parent.iterdir()))  # the staging folder exists: training has begun
+    parent.chmod(0o555)
+    try:
+        out, err = p.communicate(timeout=120)
+    finally:
+        parent.chmod(0o755)
+    assert p.returncode == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert "cannot move the finished run into 'p/run'" in err and "the complete results are kept in" in err
+    kept = Path(tmp_path, err.split("kept in ")[1].strip().strip("'"))
+    assert sorted(os.listdir(kept)) == RUN_FILES  # nothing is lost
+    assert elman.load(kept / "model.npz").state_dim == 3
+
+
+def _wait_for(condition, timeout=60.0):
+    t0 = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - t0 > timeout:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_interrupted_run_leaves_the_previous_complete_run(tmp_path):
+    assert cli(QUICK + ["--out", "o"], tmp_path).returncode == 0
+    before = _snapshot(tmp_path / "o")
+    p = subprocess.Popen([sys.executable, "-m", "elman", "train", "--data", "sine", "--epochs", "500",
+                          "--batch-size", "4", "--quiet", "--out", "o"], cwd=tmp_path,
+                         env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(1.0)
+    _wait_for(lambda: any(q.name.startswith(".o.stage-") for q in tmp_path.iterdir()))
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert _snapshot(tmp_path / "o") == before
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["o"]  # the staging folder is gone
+
+
+def test_two_concurrent_runs_into_one_folder_leave_one_complete_run(tmp_path):
+    seeds = (1, 2)
+    for s in seeds:  # what each run alone writes
+        assert cli(QUICK + ["--seed", s, "--out", f"ref{s}"], tmp_path).returncode == 0
+    procs = [subprocess.Popen([sys.executable, "-m", "elman", *QUICK, "--seed", str(s), "--out", "o"], cwd=tmp_path,
+                              env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for s in seeds]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    got = tmp_path / "o"
+    assert sorted(os.listdir(got)) == RUN_FILES
+    seed = json.loads((got / "metrics.json").read_text())["config"]["seed"]
+    ref = tmp_path / f"ref{seed}"
+    # Every file from the same run: the JSON byte for byte, the model's matrices equal.
+    for name in ("metrics.json", "history.json"):
+        assert (got / name).read_bytes() == (ref / name).read_bytes()
+    a, b = elman.load(got / "model.npz"), elman.load(ref / "model.npz")
+    assert np.array_equal(a.A, b.A) and np.array_equal(a.C, b.C)
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["o", "ref1", "ref2"]
+
+
+# ----------------------------------------------------------------------- values and messages
+
+
+def test_series_near_the_float_limit_gives_strict_json_and_all_files(tmp_path):
+    x = np.linspace(0.0, 1.7e308, 240) * (0.5 + 0.5 * np.sin(np.arange(240.0)))
+    (tmp_path / "big.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in x) + "\n")
+    p = cli(["train", "--data", "big.csv", "--epochs", "1", "--steps", "6", "--quiet", "--out", "o"], tmp_path)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert sorted(os.listdir(tmp_path / "o")) == RUN_FILES
+
+    def refuse(constant):
+        raise AssertionError(f"metrics.json holds {constant}, which is not JSON")
+
+    figures = json.loads((tmp_path / "o" / "metrics.json").read_text(), parse_constant=refuse)
+    assert 0 < figures["test_rmse_units"] < 1.8e308 and "non_finite" not in figures
+
+
+def test_keras_divergence_is_named_and_nothing_is_written(tmp_path):
+    p = cli(["train", "--data", "sine", "--steps", "5", "--epochs", "2", "--engine", "keras", "--learning-rate",
+             "1e30", "--quiet", "--out", "o"], tmp_path)
+    assert_one_line_error(p, "Keras training diverged", "smaller --learning-rate")
+    assert not (tmp_path / "o").exists()
+
+
+def test_numpy_divergence_keeps_the_last_finite_model_and_says_so(tmp_path):
+    p = cli(["train", "--data", "sine", "--steps", "5", "--epochs", "3", "--activation", "linear",
+             "--learning-rate", "1e150", "--quiet", "--out", "o"], tmp_path)
+    assert "Traceback" not in p.stderr
+    if p.returncode == 0:  # the last finite model predicts finite values: kept, and said
+        assert "warning: training stopped" in p.stderr and "smaller --learning-rate" in p.stderr
+        assert "training stopped" in json.loads((tmp_path / "o" / "metrics.json").read_text())["diverged"]
+    else:  # or its predictions overflow: one line that says why, nothing written
+        assert_one_line_error(p, "predictions overflow", "smaller --learning-rate")
+        assert not (tmp_path / "o").exists()
+
+
+def test_capitalised_npz_suffix_is_an_npz(tmp_path):
+    elman.ElmanRNN.init(2, 3, 1, seed=0).save(tmp_path / "MODEL.NPZ")
+    p = cli(["inspect", "MODEL.NPZ"], tmp_path)
+    assert p.returncode == 0 and "M (state_dim)  = 3" in p.stdout, p.stderr
+
+
+def test_reader_closing_early_is_no_traceback(tmp_path):
+    elman.ElmanRNN.init(2, 3, 1, seed=0).save(tmp_path / "m.npz")
+    p = subprocess.Popen([sys.executable, "-m", "elman", "inspect", "m.npz"], cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdout.close()  # like `elman inspect m.npz | head -0`: gone before elman writes
+    err = p.stderr.read()
+    p.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert p.returncode == 141
+
+
+# ----------------------------------------------------------------------- environment
+
+
+def _read_only_install(tmp_path) -> tuple[Path, dict]:
+    """A copy of the package where numba can cache nothing: its __pycache__ is a file, and
+    HOME and XDG_CACHE_HOME lead nowhere writable (what a shared read-only install gives
+    a user without a home folder)."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(elman.__file__).parent, site / "elman",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "elman" / "__pycache__").write_text("not a folder")
+    (tmp_path / "home").write_text("not a folder")
+    env = {"PYTHONPATH": str(site), "HOME": str(tmp_path / "home"),
+           "XDG_CACHE_HOME": str(tmp_path / "home" / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    return site, env
+
+
+@pytest.mark.slow
+def test_numba_without_any_cache_location_still_trains(tmp_path):
+    pytest.importorskip("numba")
+    site, env = _read_only_install(tmp_path)
+    base = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    code = ("import elman, numpy as np; print(elman.__file__); "
+            "r = elman.fit(elman.ElmanRNN.init(1, 3, 1, seed=0), np.ones((8, 4, 1)), np.ones((8, 1)), "
+            "epochs=2, verbose=0); print('engine', r.engine, 'loss', r.history['loss'][-1])")
+    p = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=tmp_path,
+                       env={**base, **env}, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.startswith(str(site)) and "engine numba" in p.stdout  # compiled in memory
+    p = subprocess.run([sys.executable, "-m", "elman", *QUICK, "--out", "o"], cwd=tmp_path,
+                       env={**base, **env, "MPLBACKEND": "Agg"}, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stderr == "", p.stderr[-3000:]
+    assert sorted(os.listdir(tmp_path / "o")) == RUN_FILES
+
+
+def test_only_elmans_own_output_when_not_on_a_terminal(tmp_path):
+    p = cli(["train", "--data", "sine", "--steps", "5", "--epochs", "2", "--out", "o"], tmp_path)
+    assert p.returncode == 0
+    assert p.stderr == ""  # no progress-bar remnants ("0%| 0/4") in a log file
+    epochs = [line for line in p.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2 and "%|" not in p.stdout
+
+
+@pytest.mark.slow
+def test_keras_engine_prints_nothing_of_tensorflows(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    p = subprocess.run([sys.executable, "-m", "elman", *QUICK, "--engine", "keras", "--out", "o"], cwd=tmp_path,
+                       env={**env, "MPLBACKEND": "Agg"}, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stderr == "", p.stderr[-3000:]
+    assert all(line == "" or line.startswith(("sin(t)", " ", "RMSE", "windows", "time")) for line in
+               p.stdout.splitlines()), p.stdout
