@@ -247,14 +247,15 @@ def load_csv(path, column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     (``-1.5e3``), with spaces around them allowed. NaN, infinity, missing-value words
     ('NA', 'null'), literals that overflow float64, '_' separators and digits other than
     0-9 are refused. Blank lines (no text in any cell) are skipped; line numbers in
-    messages are physical lines, the first line of the file being 1. Columns may be
-    unnamed (pandas' index), but two columns may not share a name.
+    messages are physical lines, the first line of the file being 1 (a row whose quoted
+    cell spans lines has the line it starts on). Columns may be unnamed (pandas' index)
+    but cannot be named with column=; two columns may not share a name.
 
     Raises DataFileError for a missing file, a directory or a file that is not UTF-8 text,
     and DataError naming the file, the line and the column for broken CSV (an unclosed
     quote, a cell over the csv module's size limit), a duplicate column name, a header of
     only numbers, a missing column, a row of the wrong width, an empty or non-numeric cell,
-    or no data rows.
+    or no data rows; InputTypeError or ParameterError for a ``column`` that is not a name.
     """
     p = as_path(path)
     if column is not None:
@@ -301,7 +302,7 @@ def load_csv(path, column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     for i, ((line, _), cell) in enumerate(zip(body, columns[j])):
         problem = _number_problem(cell)
         if problem is not None:
-            if column is None and cell and not _looks_numeric(cell):
+            if column is None and cell and not _looks_numeric(cell) and cell.lower() not in _MISSING:
                 problem += "; to read another column, name it with column="
             raise DataError(f"{name}, line {line}, {_column(header, j)}: {problem}")
         values[i] = float(cell)
