@@ -35,7 +35,6 @@ from .errors import (
     ModelFileError,
     ShapeError,
     StateWarning,
-    UnknownActivationError,
     UnsupportedModelError,
     as_path,
     require,
@@ -116,8 +115,15 @@ def load_keras_model(path) -> Any:
         )
     if not p.exists():
         raise ModelFileError(f"model file {str(p)!r} does not exist; expected a .keras file saved by model.save()")
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise ModelFileError(f"model file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
     if suffix == ".keras" and not zipfile.is_zipfile(p):
-        raise ModelFileError(f"model file {str(p)!r} is not a .keras archive (not a zip file); expected a file saved by model.save()")
+        raise ModelFileError(
+            f"model file {str(p)!r} is not a .keras archive (not a zip file); expected a file saved by model.save()"
+        )
     keras = _keras()
     try:
         if p.suffix == suffix:
@@ -176,33 +182,32 @@ def _describe_custom(fn) -> str:
     return f"a custom activation of type {_q(type(fn).__name__, 30)}"
 
 
+def _keras_activation(name: str):
+    try:
+        return _keras().activations.get(name)
+    except Exception:  # a name this Keras does not know
+        return None
+
+
 def _activation_name(fn, where: str) -> str:
-    keras = _keras()
+    """elman's name for a Keras activation function, found by identity.
+
+    Not by name: Keras serializes any function by its ``__name__`` (a user's own
+    ``def tanh(x)`` would read as "tanh"), and serializing a lambda makes Keras warn.
+    """
     if fn is None:
         return "linear"
-    try:
-        name = keras.activations.serialize(fn)
-    except Exception:  # Keras cannot even describe it (a NumPy ufunc, an unnamed callable)
-        name = None
-    # Keras serializes any function by its __name__: a user's own `def tanh(x)` would come
-    # back as "tanh". Only the Keras function itself is the activation elman reproduces.
-    if isinstance(name, str):
-        try:
-            builtin = keras.activations.get(name) is fn
-        except Exception:
-            builtin = False
-        if not builtin:
-            name = None
-    if not isinstance(name, str):
-        raise UnsupportedModelError(
-            f"{where} has {_describe_custom(fn)}; expected a built-in activation (see elman.activations.names())"
-        )
-    try:
-        return activations.get(name).name
-    except UnknownActivationError:
+    for name in activations.names():
+        if _keras_activation(name) is fn:
+            return activations.get(name).name
+    name = getattr(fn, "__name__", None)
+    if isinstance(name, str) and name != "<lambda>" and _keras_activation(name) is fn:
         raise UnsupportedModelError(
             f"{where}: activation {name!r} not supported; expected one of {', '.join(activations.names())}"
-        ) from None
+        )
+    raise UnsupportedModelError(
+        f"{where} has {_describe_custom(fn)}; expected a built-in activation (see elman.activations.names())"
+    )
 
 
 def _check_numerics(layer) -> np.dtype:
