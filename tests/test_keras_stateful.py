@@ -63,7 +63,8 @@ def test_get_set_states_round_trip(keras):
     for a, b in zip(states, got):
         np.testing.assert_array_equal(a, b)
     # elman continues from that state exactly as Keras does.
-    runner = elman.from_keras(model).stateful(2)
+    with pytest.warns(elman.errors.StateWarning, match="runner.state = elman.get_states"):
+        runner = elman.from_keras(model).stateful(2)  # the state is nonzero: said, and carried below
     runner.state = got
     U = rng.standard_normal((2, 5, 2)).astype(np.float32)
     assert_parity(model.predict(U, batch_size=2, verbose=0), runner.predict(U), TOL32)
