@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 from .errors import OutputError
@@ -74,12 +74,10 @@ class RunFolder:
                               "file, not a folder")
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
-            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.stage-", dir=self.parent))
+            self.stage = _new_folder(self.parent, f".{self.target.name}.stage-")
         except OSError as exc:
             raise _oserror(exc, f"cannot write the output folder {str(self.target)!r} (in "
                                 f"{str(self.parent)!r})") from None
-        # mkdtemp makes 0700; a finished run gets the permissions of any new folder.
-        os.chmod(self.stage, 0o777 & ~_umask())
         return self.stage
 
     # -- after the work
@@ -100,7 +98,7 @@ class RunFolder:
             self._check_target()  # another run may have changed it while this one worked
             old = None
             if self.target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.parent))
+                old = _new_folder(self.parent, f".{self.target.name}.old-")
                 os.replace(self.target, old)  # an empty folder is replaced by a folder
             try:
                 os.replace(self.stage, self.target)
@@ -112,18 +110,17 @@ class RunFolder:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new folder with a unique name, made with mode 0o777 so that the umask (and a
+    default ACL) applies as for any new folder (tempfile.mkdtemp would make it 0o700)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            os.mkdir(path, 0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name {prefix}* in {str(parent)!r}")
 
 
 @contextlib.contextmanager
