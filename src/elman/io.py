@@ -97,6 +97,10 @@ def _meta_text(meta: dict[str, Any], extra) -> str:
         text = json.dumps(meta)
     except (TypeError, ValueError) as exc:
         raise InputTypeError(f"extra must hold only JSON-able values (dict, list, str, number, bool, None): {exc}") from None
+    try:  # keys 1 and "1" both become "1" in JSON, which load() refuses as a duplicate
+        json.loads(text, object_pairs_hook=_no_duplicates)
+    except ValueError as exc:
+        raise InputTypeError(f"extra cannot be written as JSON: {exc} (keys become strings: 1 and '1' collide)") from None
     # np.save stores the str as UTF-32: 4 bytes a character (json.dumps writes ASCII).
     if 4 * len(text) > _META_MAX_BYTES - 1024:
         raise ParameterError(
@@ -188,8 +192,10 @@ _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 
 def _why(exc: BaseException) -> str:
-    name = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
-    return f"{name}: {_one_line(exc)}"
+    """``zipfile.BadZipFile: Bad CRC-32 ...``: the exception's type (with its module unless
+    built in, so "zlib.error" is not a bare "error") and its message, on one line."""
+    kind, module = type(exc).__qualname__, type(exc).__module__
+    return f"{kind if module == 'builtins' else f'{module}.{kind}'}: {_one_line(exc)}"
 
 
 def _show(v: Any) -> str:
@@ -282,6 +288,8 @@ class _Archive:
                     raise ValueError(f".npy format version {version[0]}.{version[1]}; expected 1.0 or 2.0")
         except _DAMAGE as exc:  # a small member is read whole, so its CRC is checked here
             raise _fail(self.path, f"member {info.filename!r} is damaged ({_why(exc)})") from None
+        except MemoryError:
+            raise  # not a bad header: load() says so
         except Exception as exc:  # NumPy raises several kinds for a bad header
             raise _fail(self.path, f"member {info.filename!r} has no valid .npy header ({_why(exc)})") from None
         if any(type(n) is not int or n < 0 for n in shape):
@@ -294,7 +302,7 @@ class _Archive:
             with self.zf.open(info) as f:
                 raw = f.read(header_len + nbytes)
                 extra = f.read(1)
-        except Exception as exc:  # zipfile and zlib raise many kinds for damage
+        except _DAMAGE as exc:
             raise _fail(self.path, f"member {info.filename!r} is damaged ({_why(exc)})") from None
         if len(raw) != header_len + nbytes or extra:
             raise _fail(
@@ -324,6 +332,8 @@ def _open(path) -> zipfile.ZipFile:
         raise _fail(path, f"not a zip archive (truncated or foreign file?): {_one_line(exc)}") from None
     except OSError as exc:
         raise ModelFileError(f"model file {p!r} cannot be read: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise
     except Exception as exc:  # a damaged central directory can raise others (ValueError, struct.error)
         raise _fail(path, f"damaged zip directory (truncated or foreign file?): {_why(exc)}") from None
 
@@ -458,8 +468,9 @@ def _check_shapes(path, shapes: dict[str, tuple], n_layers: int) -> None:
             raise bad(f"layer{j}.A", "a square (M, M) with M >= 1")
         M = A[0]
         if len(B) != 2 or B[0] != M or B[1] < 1 or (prev is not None and B[1] != prev):
-            D = "D" if prev is None else str(prev)
-            raise bad(f"layer{j}.B", f"(M, D) = ({M}, {D})" + (f", D being layer{j - 1}'s M" if prev else ""))
+            if prev is None:
+                raise bad(f"layer{j}.B", f"(M, D) = ({M}, D) with D >= 1")
+            raise bad(f"layer{j}.B", f"(M, D) = ({M}, {prev}), D being layer{j - 1}'s M")
         if b != (M,):
             raise bad(f"layer{j}.b", f"(M,) = ({M},)")
         prev = M
