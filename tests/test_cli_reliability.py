@@ -49,7 +49,17 @@ BAD = [
     ("seed not a number", QUICK + ["--seed", "x"], ["argument --seed: 'x' is not an integer"]),
     ("zero hidden", QUICK + ["--hidden", "0"], ["argument --hidden: 0 is below 1"]),
     ("zero batch", QUICK + ["--batch-size", "0"], ["argument --batch-size: 0 is below 1"]),
-    ("huge state (memory)", QUICK + ["--hidden", "10000000"], ["out of memory", "--hidden"]),
+    ("huge state", QUICK + ["--hidden", "10000000"], ["state_dim = 10000000 needs about", "GiB"]),
+    ("state beyond any array", QUICK + ["--hidden", "99999999999999999999999"], ["state_dim = 9999", "GiB"]),
+    ("stride beyond the data", QUICK + ["--stride", "99999999999999999999999"], ["fewer than one window"]),
+    ("seed beyond 2**32", QUICK + ["--seed", "4294967296"], ["--seed: 4294967296 is above 4294967295"]),
+    ("digits of another script", QUICK + ["--epochs", "\u0661\u0660"], ["--epochs:", "is not an integer"]),
+    ("underscore in a count", QUICK + ["--epochs", "1_0"], ["--epochs: '1_0' is not an integer"]),
+    ("--out is the current folder", QUICK + ["--out", "."], ["is the current folder", "a folder of its own"]),
+    ("--out is empty", QUICK + ["--out", ""], ["is the current folder"]),
+    ("--out above the current folder", QUICK + ["--out", ".."], ["is the current folder or holds it"]),
+    ("one-row CSV", QUICK[:1] + ["--data", "one.csv", "--quiet"], ["one.csv: 1 values, fewer than"]),
+    ("constant CSV", QUICK[:1] + ["--data", "flat.csv", "--quiet"], ["flat.csv", "training part is constant (7)"]),
     ("NaN learning rate", QUICK + ["--learning-rate", "nan"], ["learning_rate must be a positive number, got nan"]),
     ("zero learning rate", QUICK + ["--learning-rate", "0"], ["learning_rate must be a positive number, got 0.0"]),
     ("train fraction above 1", QUICK + ["--train-fraction", "1.5"], ["train_fraction must be a number in (0, 1)"]),
@@ -68,7 +78,10 @@ BAD = [
 def test_bad_options_one_line_exit_2(tmp_path, what, args, words):
     (tmp_path / "folder.csv").mkdir()
     (tmp_path / "folder.npz").mkdir()
-    assert_one_line_error(cli(args + (["--out", "o"] if args[0] == "train" else []), tmp_path), *words)
+    (tmp_path / "one.csv").write_text("value\n1.5\n")
+    (tmp_path / "flat.csv").write_text("value\n" + "7\n" * 100)
+    out = ["--out", "o"] if args[0] == "train" and "--out" not in args else []
+    assert_one_line_error(cli(args + out, tmp_path), *words)
     assert not (tmp_path / "o").exists()  # nothing half-written
 
 
@@ -92,6 +105,65 @@ def test_out_holding_foreign_files_is_never_replaced(tmp_path):
     assert_one_line_error(cli(QUICK + ["--out", "o"], tmp_path), "holds files that no elman run wrote",
                           "thesis.tex")
     assert (tmp_path / "o" / "thesis.tex").read_text() == "years of work"
+
+
+def test_folder_named_like_a_run_file_is_someones_and_kept(tmp_path):
+    (tmp_path / "o" / "model.npz").mkdir(parents=True)
+    (tmp_path / "o" / "model.npz" / "thesis.txt").write_text("mine")
+    assert_one_line_error(cli(QUICK + ["--out", "o"], tmp_path), "holds files that no elman run wrote (model.npz/)")
+    assert (tmp_path / "o" / "model.npz" / "thesis.txt").read_text() == "mine"
+
+
+def test_out_that_is_a_link_is_refused(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert_one_line_error(cli(QUICK + ["--out", "link"], tmp_path), "'link' is a symbolic link")
+
+
+def test_long_out_name_works(tmp_path):
+    name = "r" * 240  # a staging name built by adding to it must still fit NAME_MAX (255)
+    p = cli(QUICK + ["--out", name], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(tmp_path / name)) == RUN_FILES
+
+
+@pytest.mark.slow
+def test_demo_refuses_a_folder_of_the_users_files_before_any_work(tmp_path):
+    (tmp_path / "d" / "sunspots-elman").mkdir(parents=True)
+    (tmp_path / "d" / "sunspots-elman" / "notes.txt").write_text("mine")
+    (tmp_path / "d" / "sine.png").write_text("my picture")
+    p = cli(["demo", "--epochs", "1", "--out", "d"], tmp_path)
+    assert_one_line_error(p, "holds files that no elman run wrote (sunspots-elman/notes.txt)")
+    assert p.stdout == ""  # refused before part 1 began
+    assert (tmp_path / "d" / "sine.png").read_text() == "my picture"
+
+
+def test_constant_test_targets_give_a_null_nrmse(tmp_path):
+    x = np.concatenate([np.sin(np.arange(120.0) / 3), np.full(40, 0.25)])
+    (tmp_path / "s.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in x) + "\n")
+    p = cli(["train", "--data", "s.csv", "--steps", "5", "--epochs", "1", "--train-fraction", "0.75", "--quiet",
+             "--out", "o"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    figures = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert figures["test_nrmse"] is None and figures["test_rmse"] > 0
+
+
+def test_model_saved_without_the_npz_suffix_is_read_as_one(tmp_path):
+    elman.ElmanRNN.init(2, 3, 1, seed=0).save(tmp_path / "model.bin")
+    p = cli(["inspect", "model.bin"], tmp_path)
+    assert p.returncode == 0 and "M (state_dim)  = 3" in p.stdout, p.stderr
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    from elman import cli as elman_cli, workflow
+
+    def starved(*args, **kwargs):
+        raise MemoryError("Unable to allocate 12.0 GiB for an array with shape (40000, 40000)")
+
+    monkeypatch.setattr(workflow, "train_series", starved)
+    assert elman_cli.main(["train", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory (Unable to allocate 12.0 GiB" in err and "--hidden" in err
 
 
 def test_rerun_replaces_a_previous_run_and_gives_normal_permissions(tmp_path):

@@ -78,7 +78,8 @@ def test_train_on_a_users_csv(tmp_path, capsys):
     (lambda L: L[:5] + ["2000-02-01,abc"] + L[6:], [], r"line 6, column 'level': 'abc' is not a finite number"),
     (lambda L: L[:9] + ["2000-02-01,"] + L[10:], [], r"line 10, column 'level': the cell is empty"),
     (None, ["--column", "height"], r"no column 'height'"),
-    (lambda L: L[:12], [], r"the training part has 8 rows, fewer than one window needs \(steps \+ horizon = 9\)"),
+    (lambda L: L[:12], [], r"11 values, fewer than a training and a test window need \(2 x \(steps \+ horizon\) = 18\)"),
+    (lambda L: L[:22], ["--train-fraction", "0.9"], r"the test part has 3 rows, fewer than one window needs \(steps \+ horizon = 9\)"),
 ])
 def test_broken_csv_exits_2_naming_line_or_column(tmp_path, capsys, bad, extra, pattern):
     import re

@@ -12,7 +12,7 @@ import pytest
 import elman
 from elman import ElmanRNN, StackedRNN, optim
 from elman.data import MinMaxScaler
-from elman.errors import ElmanError, FastPathWarning, NonFiniteError, ParameterError
+from elman.errors import ElmanError, FastPathWarning, NonFiniteError, ParameterError, ShapeError
 from elman.workflow import load_series
 
 D, M, K = 2, 4, 3
@@ -65,6 +65,29 @@ CASES = [
      r"the forecast overflowed at step 1024 of n_steps = 2000.*forecast fewer steps \(up to 1023\)"),
     ("column with a built-in series", lambda: load_series("sunspots", "Sunspots"), ParameterError,
      r"column='Sunspots' was given, but 'sunspots' is a built-in series"),
+    ("float32 model built from 1e39", lambda: ElmanRNN([[1e39]], [[1.0]], [0.0], dtype=np.float32), NonFiniteError,
+     r"A holds 1e\+39 .*beyond the float32 range"),
+    ("step with NaN input", lambda: RNN.step(np.zeros(M), [np.nan, 0.0]), NonFiniteError, r"u holds NaN or inf"),
+    ("step of float32 with 1e39", lambda: RNN32.step(np.full(M, 1e39), np.zeros(D)), NonFiniteError,
+     r"z holds 1e\+39 .*beyond the float32 range"),
+    ("step with rows that do not pair", lambda: RNN.step(np.zeros((2, M)), np.zeros((3, D))), ShapeError,
+     r"z has 2 rows but u has 3; expected one \(z, u\) pair per row"),
+    ("output of NaN", lambda: RNN.output([np.nan] * M), NonFiniteError, r"z holds NaN or inf"),
+    ("stateful batch beyond memory", lambda: RNN.stateful(10**12), ParameterError,
+     r"batch_size = 1000000000000 needs .* GiB of state"),
+    ("init of a state beyond memory", lambda: ElmanRNN.init(1, 10**20), ParameterError,
+     r"state_dim = 100000000000000000000 needs about .* GiB"),
+    ("restore_best_weights as a string", lambda: _fit(restore_best_weights="no"), ParameterError,
+     r"restore_best_weights must be True or False, got 'no'"),
+    ("nesterov as a string", lambda: _fit(optimizer="sgd", nesterov="no"), ParameterError,
+     r"nesterov must be True or False, got 'no'"),
+    ("centered as a string", lambda: _fit(optimizer="rmsprop", centered="no"), ParameterError,
+     r"centered must be True or False, got 'no'"),
+    ("grad_z0 as a string", lambda: elman.loss_and_grad(RNN, U, Y, grad_z0="yes"), ParameterError,
+     r"grad_z0 must be True or False, got 'yes'"),
+    ("min_delta NaN", lambda: _fit(min_delta=float("nan")), ParameterError,
+     r"min_delta must be a finite number >= 0, got nan"),
+    ("min_delta a string", lambda: _fit(min_delta="x"), ParameterError, r"min_delta must be a finite number >= 0"),
 ]
 
 
@@ -155,3 +178,14 @@ def test_kernel_that_fails_on_its_first_call_falls_back(monkeypatch):
     with pytest.warns(FastPathWarning, match="LLVM ERROR: simulated"):
         res = elman.fit(rnn, np.ones((4, 3, 1)), np.zeros((4, 1)), epochs=1, verbose=0, engine="numba")
     assert res.engine == "numpy"
+
+
+def test_dropping_the_readout_drops_d_too():
+    assert RNN.replace(C=None).d is None and RNN.replace(C=None).output_dim == M
+
+
+def test_divergence_on_the_first_batch_points_at_the_data():
+    big = np.full((5, K), 1e200)
+    with pytest.warns(elman.errors.DivergenceWarning, match=r"very first batch: check the scale of U and Y "
+                                                             r"\(max \|Y\| = 1e\+200\)"):
+        elman.fit(RNN, U, big, epochs=1, verbose=0)

@@ -35,28 +35,51 @@ def _oserror(exc: OSError, what: str) -> OutputError:
 class RunFolder:
     """Stage the files of one run, then publish them as ``target`` in one step.
 
-    target : the output folder; it must be missing, empty, or hold only ``names``
-        (a previous run's files), which are then replaced as a whole.
+    target : the output folder; it must be missing, empty, or hold only what a run
+        writes (a previous run), which is then replaced as a whole.
     names  : the file names a run writes.
+    folders: {name: file names} for the subfolders a run writes (the demo's two runs).
 
     Use ``with RunFolder(target, names) as stage: ...write into stage...``; leaving the
     block normally publishes the folder, an exception discards the staging folder.
     """
 
-    def __init__(self, target, names):
+    def __init__(self, target, names, folders=None):
         self.target = Path(target)
         self.names = frozenset(names)
+        self.folders = {k: frozenset(v) for k, v in (folders or {}).items()}
         self.parent = self.target.parent if str(self.target.parent) else Path(".")
         self.stage: Path | None = None
 
     # -- before the work
+    def _foreign(self, folder: Path, names, folders) -> list[str]:
+        """What in ``folder`` a run did not write: anything but a plain file of ``names``
+        or a subfolder of ``folders`` holding only its own names (a folder or a link
+        named model.npz is someone else's)."""
+        out = []
+        for p in sorted(folder.iterdir()):
+            if p.is_symlink():
+                out.append(p.name)
+            elif p.is_dir() and p.name in folders:
+                out += [f"{p.name}/{q}" for q in self._foreign(p, folders[p.name], {})]
+            elif not (p.is_file() and p.name in names):
+                out.append(p.name + ("/" if p.is_dir() else ""))
+        return out
+
     def _check_target(self) -> None:
         t = self.target
-        if t.is_symlink() or (t.exists() and not t.is_dir()):
+        if t.name in ("", ".", "..") or Path.cwd().resolve().is_relative_to(t.resolve()):
+            raise OutputError(
+                f"--out {str(t)!r} is the current folder or holds it; a run replaces its whole output "
+                "folder, so give a folder of its own (e.g. --out run1)"
+            )
+        if t.is_symlink():
+            raise OutputError(f"--out {str(t)!r} is a symbolic link; give the folder itself (a run replaces it)")
+        if t.exists() and not t.is_dir():
             raise OutputError(f"--out {str(t)!r} is a file, not a folder; give a new or an empty folder")
         if t.is_dir():
             try:
-                foreign = sorted(p.name for p in t.iterdir() if p.name not in self.names)
+                foreign = self._foreign(t, self.names, self.folders)
             except OSError as exc:
                 raise _oserror(exc, f"cannot read the output folder {str(t)!r}") from None
             if foreign:
@@ -74,7 +97,7 @@ class RunFolder:
                               "file, not a folder")
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
-            self.stage = _new_folder(self.parent, f".{self.target.name}.stage-")
+            self.stage = _new_folder(self.parent, f".{self.target.name[:64]}.stage-")
         except OSError as exc:
             raise _oserror(exc, f"cannot write the output folder {str(self.target)!r} (in "
                                 f"{str(self.parent)!r})") from None
@@ -98,7 +121,7 @@ class RunFolder:
             self._check_target()  # another run may have changed it while this one worked
             old = None
             if self.target.exists():
-                old = _new_folder(self.parent, f".{self.target.name}.old-")
+                old = _new_folder(self.parent, f".{self.target.name[:64]}.old-")
                 os.replace(self.target, old)  # an empty folder is replaced by a folder
             try:
                 os.replace(self.stage, self.target)

@@ -21,7 +21,7 @@ def _load_any(path: str):
     from .errors import ModelFileError
 
     p = Path(path)
-    if p.suffix.lower() == ".npz":
+    if p.suffix.lower() == ".npz" or _is_elman_file(p):
         from .io import load
 
         return load(p), None
@@ -33,10 +33,23 @@ def _load_any(path: str):
     raise ModelFileError(f"{path!r} is neither a .keras nor an .npz model file")
 
 
+def _is_elman_file(p: Path) -> bool:
+    """Whether ``p`` is an elman .npz saved under another suffix (a zip with __meta__.npy)."""
+    import zipfile
+
+    if p.suffix.lower() in (".keras", ".h5") or not p.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(p) as z:
+            return "__meta__.npy" in z.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+
+
 def _cmd_verify(args) -> int:
     from .keras import load_keras_model, to_keras, verify_keras
 
-    if Path(args.model).suffix.lower() == ".npz":
+    if Path(args.model).suffix.lower() == ".npz" or _is_elman_file(Path(args.model)):
         # An elman model: build the Keras model with its weights and compare the two.
         from .io import load
 
@@ -108,15 +121,18 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def _natural(low: int):
-    """An argparse type: an integer >= low, refused in argparse's one-line way."""
+def _natural(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high], ASCII digits only (Python's int()
+    also reads '1_0' and other scripts' digits), refused in argparse's one-line way."""
     def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        t = text.strip()
+        if not (t.isascii() and t.lstrip("+-").isdigit()):
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
+        v = int(t)
         if v < low:
             raise argparse.ArgumentTypeError(f"{text} is below {low}; expected an integer >= {low}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"{text} is above {high}; expected an integer <= {high}")
         return v
 
     parse.__name__ = "integer"
@@ -130,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the tour: sine model in Keras -> NumPy, sunspots trained by elman and Keras")
     d.add_argument("--out", default="demo-out", help="folder for the plots (default demo-out)")
     d.add_argument("--epochs", type=_natural(1), default=100, help="epochs of the sine model (default 100)")
-    d.add_argument("--seed", type=_natural(0), default=0)
+    d.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
     d.set_defaults(func=_cmd_demo)
     t = sub.add_parser("train", help="train a forecaster on a series and write the model, figures and plots")
     t.add_argument("--data", default="sunspots", help="sine, sunspots, memory-sum or a CSV file (header row)")
@@ -148,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--scale-on", choices=["train", "all"], default="train",
                    help="fit the [0, 1] scaler on the training part (default) or on everything (the tutorial)")
     t.add_argument("--engine", choices=["numpy", "keras"], default="numpy")
-    t.add_argument("--seed", type=_natural(0), default=0)
+    t.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
     t.add_argument("--out", default="out", help="output folder (default out)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
@@ -156,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("model", help="a .keras file, or an elman .npz (compared with Keras built from it)")
     v.add_argument("--samples", type=_natural(1), default=32)
     v.add_argument("--steps", type=_natural(1), default=16)
-    v.add_argument("--seed", type=_natural(0), default=0)
+    v.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
     v.set_defaults(func=_cmd_verify)
     i = sub.add_parser("inspect", help="print D, M, K, activations, shapes and the spectral radius of A")
     i.add_argument("model", help="a .keras or .npz file")

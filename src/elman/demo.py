@@ -70,8 +70,22 @@ def run_demo(*, epochs: int = 100, seed: int = 0, out="demo-out", echo=print) ->
     Keras side by side. Prints as it goes, writes plots to ``out``, returns the figures."""
     from pathlib import Path
 
+    from ._outdir import RunFolder
+    from .workflow import RUN_FILES
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # One folder written whole, like a training run: checked before the work starts (a
+    # folder of the user's own files is refused, never overwritten), published at the end.
+    with RunFolder(out, DEMO_FILES, folders={f"sunspots-{e}": RUN_FILES for e in ("elman", "keras")}) as stage:
+        figures = _demo(epochs, seed, stage, out, echo)
+    return figures
+
+
+#: The files ``elman demo`` writes besides its two runs (sunspots-elman/, sunspots-keras/).
+DEMO_FILES = ("sine.png", "eigenvalues.png", "states.png")
+
+
+def _demo(epochs, seed, out, shown_out, echo) -> dict:
     echo("elman demo, part 1: a SimpleRNN(50) + Dense(1) on a sine wave, in Keras then in NumPy\n")
     t0 = time.perf_counter()
     model, X, y = sine_model(epochs=epochs, seed=seed)
@@ -120,7 +134,7 @@ def run_demo(*, epochs: int = 100, seed: int = 0, out="demo-out", echo=print) ->
     echo(f"{'test RMSE (units)':18s}{runs['numpy']['metrics']['test_rmse_units']:12.2f}"
          f"{runs['keras']['metrics']['test_rmse_units']:12.2f}")
     echo(f"{'training time (s)':18s}{runs['numpy']['seconds']:12.2f}{runs['keras']['seconds']:12.2f}")
-    echo(f"\nplots written to {out}/: sine.png, eigenvalues.png, states.png, "
+    echo(f"\nplots written to {shown_out}/: sine.png, eigenvalues.png, states.png, "
          "sunspots-elman/{forecast,loss}.png, sunspots-keras/{forecast,loss}.png")
     figures["sunspots"] = {e: {**r["metrics"], "seconds": r["seconds"]} for e, r in runs.items()}
     return figures

@@ -31,6 +31,8 @@ from .errors import (
 __all__ = ["ElmanRNN", "StackedRNN", "StatefulRunner", "Trajectory"]
 
 _FLOATS = (np.float32, np.float64)
+# 64 GiB: beyond this an Elman network's matrices are a typo, not a model (M ~ 65,000).
+_MAX_INIT_BYTES = 64 * 2**30
 
 
 # --------------------------------------------------------------------------- checks
@@ -162,8 +164,7 @@ def _validate(A, B, b, C=None, d=None, dtype=None):
             raise ShapeError(f"d has shape {arrs['d'].shape} but should be (K,) = ({K},)")
     out = {}
     for k, a in arrs.items():
-        _finite(a, k)
-        a = np.array(a, dtype=dt)  # a copy: the model owns its matrices
+        a = np.array(_finite_as(a, dt, k))  # a copy: the model owns its matrices
         a.flags.writeable = False
         out[k] = a
     return out["A"], out["B"], out["b"], out.get("C"), out.get("d"), dt, (D, M, K)
@@ -363,6 +364,8 @@ class ElmanRNN:
         unknown = set(changes) - set(kwargs)
         if unknown:
             raise ParameterError(f"replace() got unknown names {sorted(unknown)}; expected some of {sorted(kwargs)}")
+        if "C" in changes and changes["C"] is None and "d" not in changes:
+            changes = {**changes, "d": None}  # no readout: C and d go together
         kwargs.update(changes)
         return type(self)(**kwargs)
 
@@ -396,6 +399,13 @@ class ElmanRNN:
         if output_dim is not None:
             output_dim = _count(output_dim, "output_dim")
         rng = _rng(seed)
+        K = output_dim or 0
+        need = 8 * (2 * M * M + M * D + M * K)  # A and the QR work matrix dominate
+        if need > _MAX_INIT_BYTES:
+            raise ParameterError(
+                f"state_dim = {M} needs about {need / 2**30:.3g} GiB for the matrices (A alone is M x M); "
+                f"expected a state that fits in memory (state_dim up to about {int((_MAX_INIT_BYTES / 16) ** 0.5)})"
+            )
 
         def glorot(fan_in, fan_out):
             limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -417,21 +427,23 @@ class ElmanRNN:
     def step(self, z, u) -> np.ndarray:
         """One state update ``s(A z + B u + b)``; z (M,) or (N, M), u (D,) or (N, D)."""
         D, M, _ = self._dims
-        z = _numeric(z, "z").astype(self._dtype, copy=False)
-        u = _numeric(u, "u").astype(self._dtype, copy=False)
+        z, u = _numeric(z, "z"), _numeric(u, "u")
         if z.shape[-1:] != (M,) or z.ndim > 2:
             raise ShapeError(f"z has shape {z.shape} but should be (M,) = ({M},) or (N, {M})")
         if u.shape[-1:] != (D,) or u.ndim > 2:
             raise ShapeError(f"u has shape {u.shape} but should be (D,) = ({D},) or (N, {D})")
+        if z.ndim == u.ndim == 2 and z.shape[0] != u.shape[0]:
+            raise ShapeError(f"z has {z.shape[0]} rows but u has {u.shape[0]}; expected one (z, u) pair per row")
+        z, u = _finite_as(z, self._dtype, "z"), _finite_as(u, self._dtype, "u")
         return self._s.f(z @ self._A.T + u @ self._B.T + self._b)
 
     def output(self, z) -> np.ndarray:
         """The readout ``g(C z + d)``; z (M,) or (N, ..., M) gives (K,) or (N, ..., K)."""
         M = self._dims[1]
-        z = _numeric(z, "z").astype(self._dtype, copy=False)
+        z = _numeric(z, "z")
         if z.shape[-1:] != (M,):
             raise ShapeError(f"z has shape {z.shape} but its last axis should be M = {M}")
-        return self._readout(z)
+        return self._readout(_finite_as(z, self._dtype, "z"))
 
     def _readout(self, z: np.ndarray) -> np.ndarray:
         if self._C is None:
@@ -696,6 +708,12 @@ class StatefulRunner:
     def __init__(self, model: ElmanRNN | StackedRNN, batch_size: int):
         self._model = model
         self._batch_size = _count(batch_size, "batch_size")
+        dims = model.state_dims if isinstance(model, StackedRNN) else (model.state_dim,)
+        if 8 * self._batch_size * sum(dims) > _MAX_INIT_BYTES:
+            raise ParameterError(
+                f"batch_size = {self._batch_size} needs {8 * self._batch_size * sum(dims) / 2**30:.3g} GiB of "
+                "state; expected a batch whose state fits in memory"
+            )
         self._state = model._zero_state(self._batch_size)
 
     model = property(lambda self: self._model)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
+from .model import _flag
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
 
@@ -121,7 +122,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **clip):
         super().__init__(learning_rate, **clip)
         self.momentum = _fraction("momentum", momentum)
-        self.nesterov = bool(nesterov)
+        self.nesterov = _flag(nesterov, "nesterov")
 
     def _build(self, p):
         self._m = np.zeros_like(p)
@@ -147,7 +148,7 @@ class RMSprop(Optimizer):
         self.rho = _fraction("rho", rho)
         self.momentum = _fraction("momentum", momentum)
         self.epsilon = _positive("epsilon", epsilon)
-        self.centered = bool(centered)
+        self.centered = _flag(centered, "centered")
 
     def _build(self, p):
         self._v, self._a, self._m = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)

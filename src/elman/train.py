@@ -299,6 +299,7 @@ def loss_and_grad(rnn, U, Y, *, loss: str = "mse", return_sequences: bool | None
     _check_model(rnn)
     name = _loss_name(loss)
     rs = rnn.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
+    grad_z0 = _flag(grad_z0, "grad_z0")
     dt = rnn.dtype
     U = _check_U(U, rnn.input_dim, dt)
     N, T, _ = U.shape
@@ -448,6 +449,10 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
             raise ParameterError("tbptt cannot be used with go_backwards layers (the chunks run forward in time)")
     if patience is not None:
         patience = _count(patience, "patience")
+    restore_best_weights = _flag(restore_best_weights, "restore_best_weights")
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(min_delta) or min_delta < 0:
+        raise ParameterError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
     shuffle = _flag(shuffle, "shuffle")
     settings = {"learning_rate": learning_rate, "clipnorm": clipnorm, "clipvalue": clipvalue,
                 "global_clipnorm": global_clipnorm, **optimizer_options}
@@ -548,8 +553,11 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
                     theta[:] = last_good
                     what = "the weights"
                 stopped = epoch
+                cause = (f"learning rate {opt.learning_rate:g} too high?" if (epoch, i) != (1, 0) else
+                         f"on the very first batch: check the scale of U and Y (max |Y| = "
+                         f"{float(np.max(np.abs(Y))):.3g}) and the learning rate {opt.learning_rate:g}")
                 message = (f"training stopped at epoch {epoch}, batch {i + 1}: {what} became NaN or inf "
-                           f"(learning rate {opt.learning_rate:g} too high?); the last finite model is returned")
+                           f"({cause}); the last finite model is returned")
                 break
             if stopped:
                 progress.end(epoch, {}, time.perf_counter() - t_epoch, quiet=True)

@@ -77,6 +77,8 @@ def _check(cfg: TrainConfig) -> None:
     if not (isinstance(cfg.train_fraction, float) and 0 < cfg.train_fraction < 1):
         raise ParameterError(f"train_fraction must be a number in (0, 1), got {cfg.train_fraction!r}")
     _count(cfg.seed, "seed", low=0)
+    if cfg.engine == "keras" and cfg.seed >= 2**32:  # keras.utils.set_random_seed's range
+        raise ParameterError(f"seed must be below 2**32 = {2**32} with engine 'keras', got {cfg.seed}")
 
 
 def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
@@ -86,7 +88,9 @@ def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
     keras.utils.set_random_seed(cfg.seed)
     model = to_keras(rnn.astype(np.float32))
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
-    h = model.fit(X.astype(np.float32), y.astype(np.float32), epochs=cfg.epochs, batch_size=cfg.batch_size,
+    # A batch larger than the data is the whole data (what elman.fit does); Keras would
+    # try to make a C long of a huge number first.
+    h = model.fit(X.astype(np.float32), y.astype(np.float32), epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(X)),
                   verbose=2 if verbose else 0)
     losses = [float(v) for v in h.history["loss"]]
     weights = model.get_weights()
@@ -113,6 +117,11 @@ def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verb
     _check(cfg)
     labels, x, description = load_series(cfg.data, cfg.column)
     need = cfg.steps + cfg.horizon
+    if len(x) < 2 * need:
+        raise DataError(
+            f"{description}: {len(x)} values, fewer than a training and a test window need "
+            f"(2 x (steps + horizon) = {2 * need}); give more rows or a smaller --steps"
+        )
     train_x, test_x = split(x, cfg.train_fraction)
     for part, arr in (("training", train_x), ("test", test_x)):
         if len(arr) < need:
@@ -120,7 +129,13 @@ def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verb
                 f"{description}: the {part} part has {len(arr)} rows, fewer than one window needs "
                 f"(steps + horizon = {need}); give more rows or a smaller --steps"
             )
-    scaler = MinMaxScaler().fit(x if cfg.scale_on == "all" else train_x)
+    fit_on = x if cfg.scale_on == "all" else train_x
+    if np.min(fit_on) == np.max(fit_on):
+        raise DataError(
+            f"{description}: the {'series' if cfg.scale_on == 'all' else 'training part'} is constant "
+            f"({float(fit_on[0]):g}), so there is nothing to learn and no range to scale by"
+        )
+    scaler = MinMaxScaler().fit(fit_on)
     s_train, s_test = scaler.transform(train_x), scaler.transform(test_x)
     Xtr, ytr = windows(s_train, cfg.steps, horizon=cfg.horizon, stride=cfg.stride)
     Xte, yte = windows(s_test, cfg.steps, horizon=cfg.horizon, stride=cfg.stride)
@@ -168,13 +183,23 @@ def _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbos
             + (f" ({diverged})" if diverged else "") + "; try a smaller --learning-rate or fewer --epochs"
         )
     unit = lambda v: scaler.inverse_transform(np.asarray(v, np.float64).reshape(-1))  # noqa: E731
+    with np.errstate(over="ignore", invalid="ignore"):
+        beyond = not (np.all(np.isfinite(unit(p_train))) and np.all(np.isfinite(unit(p_test))))
+    if beyond:
+        raise NonFiniteError(
+            "the model's predictions, brought back to the series' units, exceed the float64 range "
+            f"(|x| > {np.finfo(np.float64).max:.3g}); the series lies too close to the limit: divide it by a "
+            "power of ten first"
+        )
+    # nrmse divides by the test targets' range: undefined (null) when they are constant.
+    spread = float(np.ptp(yte)) > 0
     figures = {
         "train_rmse": metrics.rmse(ytr, p_train),
         "test_rmse": metrics.rmse(yte, p_test),
         "train_rmse_units": metrics.rmse(unit(ytr), unit(p_train)),
         "test_rmse_units": metrics.rmse(unit(yte), unit(p_test)),
         "test_mae_units": metrics.mae(unit(yte), unit(p_test)),
-        "test_nrmse": metrics.nrmse(yte, p_test),
+        "test_nrmse": metrics.nrmse(yte, p_test) if spread else None,
         "n_train_windows": int(len(Xtr)),
         "n_test_windows": int(len(Xte)),
     }
