@@ -88,6 +88,8 @@ CASES = [
     ("min_delta NaN", lambda: _fit(min_delta=float("nan")), ParameterError,
      r"min_delta must be a finite number >= 0, got nan"),
     ("min_delta a string", lambda: _fit(min_delta="x"), ParameterError, r"min_delta must be a finite number >= 0"),
+    ("validation_split True", lambda: _fit(validation_split=True), ParameterError,
+     r"validation_split must be a number in \[0, 1\), got True"),
 ]
 
 
@@ -107,6 +109,10 @@ def test_numpy_bools_are_bools():
 
 def test_forecast_just_below_overflow_is_fine():
     assert np.isfinite(elman.forecast(GROWS, [1.0], 1023, steps=1)).all()
+
+
+def test_numpy_scalars_are_numbers():
+    assert "val_loss" in _fit(validation_split=np.float32(0.4)).history
 
 
 def test_generator_and_large_seeds_still_work():

@@ -479,9 +479,11 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
         U_val = _check_U(validation_data[0], rnn.input_dim, dt, name="validation_data[0]")
         Y_val = _check_Y(validation_data[1], U_val.shape[0], U_val.shape[1], rnn.output_dim, rs, dt,
                          name="validation_data[1]")
+    elif validation_split is not None and not (isinstance(validation_split, (int, float, np.integer, np.floating))
+                                               and not isinstance(validation_split, bool)
+                                               and 0 <= validation_split < 1):
+        raise ParameterError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     elif validation_split:
-        if not isinstance(validation_split, (float, int)) or not 0 < validation_split < 1:
-            raise ParameterError(f"validation_split must be in (0, 1), got {validation_split!r}")
         n_train = int(math.floor(N * (1 - validation_split)))
         if n_train < 1 or n_train == N:
             raise ParameterError(f"validation_split={validation_split} leaves {n_train} of {N} samples for training")
