@@ -144,7 +144,7 @@ BAD = [
     ("momentum", lambda: elman.fit(RNN, U, Y, optimizer="sgd", momentum=1.5), ParameterError, r"momentum must be in \[0, 1\), got 1\.5"),
     ("NaN in Y", lambda: elman.fit(RNN, U, np.full((10, 1), np.nan)), elman.errors.NonFiniteError, r"Y holds NaN"),
     ("weights shape", lambda: elman.loss_and_grad(RNN, U, Y, sample_weight=np.ones(3)), ShapeError, r"sample_weight has shape \(3,\)"),
-    ("validation split", lambda: elman.fit(RNN, U, Y, validation_split=1.5), ParameterError, r"validation_split must be in \(0, 1\), got 1\.5"),
+    ("validation split", lambda: elman.fit(RNN, U, Y, validation_split=1.5), ParameterError, r"validation_split must be a number in \[0, 1\), got 1\.5"),
     ("engine", lambda: elman.fit(RNN, U, Y, engine="gpu"), ParameterError, r"engine must be 'auto', 'numpy' or 'numba', got 'gpu'"),
     ("not a model", lambda: elman.fit("model", U, Y), elman.errors.InputTypeError, r"rnn must be an ElmanRNN or StackedRNN, got str"),
 ]

@@ -143,7 +143,7 @@ def test_scaler_keeps_the_bits_of_ordinary_series():
     sc = MinMaxScaler((-1.0, 1.0)).fit(x)
     lo, hi, mn, mx = -1.0, 1.0, x.min(axis=0), x.max(axis=0)
     np.testing.assert_array_equal(sc.transform(x), lo + (x - mn) * (hi - lo) / (mx - mn))
-    s = np.linspace(-1, 1, 50)[:, None]
+    s = np.repeat(np.linspace(-1, 1, 50)[:, None], 2, axis=1)
     np.testing.assert_array_equal(sc.inverse_transform(s), mn + (s - lo) * (mx - mn) / (hi - lo))
 
 
