@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import io
 import math
@@ -13,22 +14,34 @@ from importlib import resources
 
 import numpy as np
 
+from .data import _brief, _float, _is_real
 from .errors import DataError, DataFileError, InputTypeError, ParameterError, as_path
 from .model import _count
 
 __all__ = ["sine", "sunspots", "memory_sum", "load_csv"]
 
 
+# sine(n) returns two float64 arrays of n values, 16 bytes per point: 10**8 points are
+# 1.6 GB; asking for more is taken as a mistake (10**12 would need 16 TB) and refused
+# before anything is allocated.
+_MAX_SINE = 10**8
+
+
 def sine(n: int = 500, t_max: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points of sin(t) for t evenly spaced on [0, t_max]: returns (t (n,), x (n,)).
+
+    n is at most 10**8 (two float64 arrays of 0.8 GB each).
 
     >>> t, x = sine(5, 4.0); t.tolist()
     [0.0, 1.0, 2.0, 3.0, 4.0]
     """
     n = _count(n, "n", low=2)
-    if not isinstance(t_max, (int, float)) or not np.isfinite(t_max) or t_max <= 0:
-        raise ParameterError(f"t_max must be a positive number, got {t_max!r}")
-    t = np.linspace(0.0, float(t_max), int(n))
+    if n > _MAX_SINE:
+        raise ParameterError(f"n must be at most {_MAX_SINE:,} (two float64 arrays of 8 bytes per point, "
+                             f"{16 * _MAX_SINE / 1e9:.1f} GB), got {n:,} ({16 * n / 1e9:.3g} GB)")
+    if not _is_real(t_max) or not 0 < _float(t_max) < math.inf:
+        raise ParameterError(f"t_max must be a positive finite number, got {_brief(t_max)}")
+    t = np.linspace(0.0, _float(t_max), n)
     return t, np.sin(t)
 
 
@@ -49,31 +62,95 @@ def sunspots() -> tuple[np.ndarray, np.ndarray]:
     return months, values
 
 
+# memory_sum is computed one value at a time in Python (about a microsecond each):
+# 10**7 values take seconds; more is taken as a mistake and refused up front.
+_MAX_MEMORY_SUM = 10**7
+_ONE = 1 << 1074  # every finite float64 is an integer multiple of 2**-1074
+
+
+def _fixed(v: int | float) -> int:
+    """``v`` (a finite float or an int) exactly, in units of 2**-1074."""
+    num, den = v.as_integer_ratio()
+    return num * (_ONE // den)
+
+
+def _term(v, name: str) -> int | float:
+    """weight or bias: a Python int (kept exact; NumPy ints converted, so that they do
+    not wrap around at 2**63) or a finite float."""
+    if not _is_real(v):
+        raise ParameterError(f"{name} must be a real number (int or float), got {type(v).__name__} {_brief(v)}")
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    v = float(v)
+    if not math.isfinite(v):
+        raise ParameterError(f"{name} must be a finite number, got {v!r}")
+    return v
+
+
 def memory_sum(length: int, weight: float = 1, bias: float = 1, mem_len: int = 0) -> np.ndarray:
     """The "memory sum" sequence of the linear-RNN notebook.
 
         x_0 = 1,   x_{n+1} = weight * x_n + bias + (sum of the mem_len values before x_n)
 
     mem_len = 0 adds nothing, mem_len > 0 the mem_len values before x_n, mem_len < 0 the
-    whole past. Computed exactly with Python numbers; returned as float64 (exact while the
-    values stay below 2**53).
+    whole past. With integer weight and bias (Python's or NumPy's) the values are computed
+    exactly with Python integers, else in float arithmetic (the sum of the values before
+    x_n is kept as it goes: the whole past in order, as sum() adds it; a window of
+    mem_len values exactly, rounded once). Returned as float64 (exact for integers while
+    they stay below 2**53). A length whose values leave the float64 range (above 1.8e308)
+    is refused, naming the longest possible; length is at most 10**7.
 
     >>> memory_sum(6, weight=2, bias=3, mem_len=1).tolist()
     [1.0, 5.0, 14.0, 36.0, 89.0, 217.0]
     """
     length = _count(length, "length")
+    if length > _MAX_MEMORY_SUM:
+        raise ParameterError(f"length must be at most {_MAX_MEMORY_SUM:,} (the values are computed one at a "
+                             f"time in Python), got {length:,}")
+    weight, bias = _term(weight, "weight"), _term(bias, "bias")
     if isinstance(mem_len, bool) or not isinstance(mem_len, (int, np.integer)):
-        raise ParameterError(f"mem_len must be an integer, got {mem_len!r}")
-    seq = [1]
-    while len(seq) < length:
-        if mem_len > 0:
-            past = sum(seq[-mem_len - 1:-1])
-        elif mem_len == 0:
+        raise ParameterError(f"mem_len must be an integer, got {_brief(mem_len)}")
+    m = int(mem_len)
+    exact = isinstance(weight, int) and isinstance(bias, int)
+    whole = m < 0 or m >= length - 1  # a window as long as the sequence is the whole past
+    out = np.empty(length, dtype=np.float64)
+    out[0] = 1.0
+    x = 1  # x_{n-1} in the loop below
+    total = 0  # the whole past before x, added in order (as sum() did)
+    window: collections.deque = collections.deque()  # the mem_len values before x
+    wsum = 0  # their sum: exact integers, or in units of 2**-1074 when floats
+    for n in range(1, length):
+        if m == 0:
             past = 0
+        elif whole:
+            past = total
+        elif exact:
+            past = wsum
         else:
-            past = sum(seq[:-1])
-        seq.append(seq[-1] * weight + bias + past)
-    return np.array(seq[:length], dtype=np.float64)
+            try:
+                past = wsum / _ONE  # int / int: correctly rounded
+            except OverflowError:
+                past = math.inf
+        if m != 0 and whole:
+            total += x
+        elif m > 0:
+            window.append(x)
+            wsum += x if exact else _fixed(x)
+            if len(window) > m:
+                wsum -= window[0] if exact else _fixed(window[0])
+                window.popleft()
+        x = x * weight + bias + past
+        try:
+            value = float(x)
+        except OverflowError:  # an exact integer beyond the float64 range
+            value = math.inf
+        if not math.isfinite(value):
+            raise ParameterError(
+                f"length={length:,} is too long for weight={weight!r}, bias={bias!r}, mem_len={m}: value {n} "
+                f"(0-based) leaves the float64 range (|x| <= 1.8e308), so at most length={n} is possible"
+            )
+        out[n] = value
+    return out
 
 
 # ---------------------------------------------------------------------------------------

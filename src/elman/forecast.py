@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import NonFiniteError, ParameterError, ShapeError
-from .model import ElmanRNN, StackedRNN, _count, _finite, _numeric
+from .model import ElmanRNN, StackedRNN, _count, _finite_as, _numeric
 
 __all__ = ["forecast"]
+
+# A forecast runs the model once per step in Python (tens of microseconds each): 10**7
+# steps take minutes, and the output is allocated up front; more is taken as a mistake
+# (10**12 steps would run for years) and refused before anything is allocated.
+_MAX_STEPS = 10**7
+_MAX_VALUES = 10**8  # n_steps * D: 0.8 GB as float64
 
 
 def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | None = None) -> np.ndarray:
@@ -26,13 +32,17 @@ def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | 
     """
     if not isinstance(rnn, (ElmanRNN, StackedRNN)):
         raise ParameterError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
-    h = _numeric(history, "history").astype(rnn.dtype, copy=False)
+    h = _numeric(history, "history")
+    if h.ndim not in (1, 2):
+        raise ShapeError(f"history has shape {h.shape} but should be (L,) or (L, D)")
+    if h.shape[0] == 0:
+        raise ShapeError(f"history is empty (shape {h.shape}); expected at least one value, the last "
+                         "`steps` of which are the model's input")
+    # checked before the cast: 1e39 given to a float32 model is out of range, not NaN
+    h = _finite_as(h, rnn.dtype, "history")
     one_d = h.ndim == 1
     if one_d:
         h = h[:, None]
-    if h.ndim != 2:
-        raise ShapeError(f"history has shape {h.shape} but should be (L,) or (L, D)")
-    _finite(h, "history")
     if h.shape[1] != rnn.input_dim:
         raise ShapeError(f"history has {h.shape[1]} features but the model expects D = {rnn.input_dim}")
     if rnn.output_dim != rnn.input_dim:
@@ -41,6 +51,12 @@ def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | 
             "forecast feeds predictions back, so K must equal D"
         )
     n_steps = _count(n_steps, "n_steps")
+    if n_steps > _MAX_STEPS or n_steps * h.shape[1] > _MAX_VALUES:
+        raise ParameterError(
+            f"n_steps must be at most {min(_MAX_STEPS, _MAX_VALUES // h.shape[1]):,} for D = {h.shape[1]}, got "
+            f"{n_steps:,}: each step is one model evaluation (tens of microseconds) and the forecast is kept "
+            "in memory; forecast in parts, each continuing from the end of the last"
+        )
     T = h.shape[0] if steps is None else steps
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or not 1 <= T <= h.shape[0]:
         raise ParameterError(f"steps must be an integer in [1, len(history) = {h.shape[0]}], got {steps!r}")

@@ -1,12 +1,20 @@
 """Plots (matplotlib, imported when first used). Each function draws on ``ax`` (a new
-figure's Axes when None) and returns the Axes; nothing here calls ``plt.show()``."""
+figure's Axes when None) and returns the Axes; nothing here calls ``plt.show()``.
+
+Values are checked first (an elman error, not matplotlib's). Values whose magnitude is
+beyond 1e100 or below 1e-100 are drawn in units of a power of ten, said on the axis
+label ("value (x 1e300)"): matplotlib computes axis spans as max - min, which overflow
+near the float64 limit (1.8e308), and it cannot resolve spans near the smallest floats.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .errors import ShapeError, require
-from .model import ElmanRNN, StackedRNN, _numeric
+from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, require
+from .model import ElmanRNN, StackedRNN, Trajectory, _count, _finite, _flag, _numeric
 
 __all__ = ["actual_vs_predicted", "loss_curves", "state_trajectories", "eigenvalues"]
 
@@ -19,57 +27,193 @@ def _axes(ax, figsize=(8, 4)):
     return ax
 
 
+def _brief(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 and "\n" not in text else f"a {type(v).__name__}"
+
+
+def _values(x, name: str) -> np.ndarray:
+    """``x`` as a finite float64 array, with a one-line message when it is not numbers."""
+    a = _values_or_gaps(x, name).astype(np.float64)
+    _finite(a, name)
+    return a
+
+
+def _values_or_gaps(x, name: str) -> np.ndarray:
+    """Like _values, but NaN and inf are kept (a loss curve leaves them out)."""
+    try:
+        return _numeric(x, name)
+    except InputTypeError as exc:
+        if "\n" in str(exc) or len(str(exc)) > 200:
+            raise InputTypeError(f"{name} must be a list of numbers, got {type(x).__name__}") from None
+        raise
+
+
+def _power(*arrays: np.ndarray) -> int:
+    """The power of ten to draw the values in: 0 for ordinary ones, else the exponent of
+    the largest magnitude when it is beyond 1e100 or below 1e-100 (not all zero)."""
+    top = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    if top > 1e100 or 0 < top < 1e-100:
+        return int(math.floor(math.log10(top)))
+    return 0
+
+
+def _in_units(a: np.ndarray, power: int) -> np.ndarray:
+    """a / 10**power without overflow or underflow of 10**power itself (1e-320 is not
+    a normal float, 1e320 is none)."""
+    if power == 0:
+        return a
+    half = power // 2
+    return a / 10.0**half / 10.0**(power - half)
+
+
+def _label(text: str, power: int) -> str:
+    return f"{text} (x 1e{power})" if power else text
+
+
+def _series(v, name: str) -> np.ndarray:
+    """(L,) values from (L,) or (L, 1); a wider (L, K) is refused (plot one column at a time)."""
+    a = _values(v, name)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 1:
+        raise ShapeError(f"{name} has shape {a.shape} but should be (L,) or (L, 1); "
+                         f"for several columns, plot each one: {name}[:, k]")
+    if a.size == 0:
+        raise ShapeError(f"{name} is empty; expected at least one value to plot")
+    return a
+
+
 def actual_vs_predicted(actual, predicted, *, split: int | None = None, x=None, ax=None,
                         title: str = "Actual and predicted", ylabel: str = "value"):
     """The series and the model's one-step predictions, with the train/test split marked.
 
-    actual, predicted : (L,) arrays (or (L, 1)); split : the index where the test part begins.
+    actual, predicted : (L,) arrays (or (L, 1)); a wider (L, K) is refused: plot one
+        column at a time. split : the index in [0, L] where the test part begins.
+    x : (L,) positions or labels for the horizontal axis (default 0 .. L-1).
+    Values beyond 1e100 (or below 1e-100) in magnitude are drawn in units of a power of
+    ten, said on the y label: "value (x 1e300)".
     """
-    a = _numeric(actual, "actual").reshape(len(np.atleast_1d(actual)), -1)[:, 0]
-    p = _numeric(predicted, "predicted").reshape(len(np.atleast_1d(predicted)), -1)[:, 0]
+    a = _series(actual, "actual")
+    p = _series(predicted, "predicted")
     if a.shape != p.shape:
         raise ShapeError(f"actual has {a.shape[0]} values but predicted has {p.shape[0]}; expected the same")
+    L = len(a)
+    if split is not None and (isinstance(split, (bool, np.bool_)) or not isinstance(split, (int, np.integer))
+                              or not 0 <= split <= L):
+        raise ParameterError(f"split must be None or an integer in [0, L = {L}] (the index where the test "
+                             f"part begins), got {_brief(split)}")
+    if x is None:
+        xs = np.arange(L)
+    else:
+        try:
+            xs = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise InputTypeError(f"x cannot be read as an array ({exc})"[:200]) from None
+        if xs.dtype.kind not in "biufUSmM":
+            raise InputTypeError(f"x must hold numbers, dates or labels, got {_brief(x)} (dtype {xs.dtype})")
+        if xs.shape != (L,):
+            raise ShapeError(f"x has shape {xs.shape} but actual has {L} values; expected x of shape ({L},)")
+        if xs.dtype.kind in "biuf":
+            _finite(xs.astype(np.float64), "x")
+    power = _power(a, p)
     ax = _axes(ax)
-    xs = np.arange(len(a)) if x is None else np.asarray(x)
-    ax.plot(xs, a, label="actual", color="0.3", linewidth=1.2)
-    ax.plot(xs, p, label="predicted", color="tab:orange", linewidth=1.0)
+    ax.plot(xs, _in_units(a, power), label="actual", color="0.3", linewidth=1.2)
+    ax.plot(xs, _in_units(p, power), label="predicted", color="tab:orange", linewidth=1.0)
     if split is not None:
-        ax.axvline(xs[min(split, len(xs) - 1)], color="tab:red", linestyle="--", linewidth=1, label="train | test")
+        ax.axvline(xs[min(int(split), L - 1)], color="tab:red", linestyle="--", linewidth=1, label="train | test")
     ax.set_title(title)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(_label(ylabel, power))
     ax.legend(loc="best")
     return ax
 
 
-def loss_curves(history: dict, *, ax=None, log: bool = True):
-    """history["loss"] (and "val_loss" when present) per epoch."""
+def loss_curves(history, *, ax=None, log: bool = True):
+    """history["loss"] (and "val_loss" when present) per epoch.
+
+    history : the dict of :func:`elman.fit`'s result (``FitResult.history``), or the
+        FitResult itself. Entries that are not finite (a run that diverged) are left
+        out; with none left, the plot says "no finite loss recorded".
+    log : a logarithmic y axis (zeros are left out of it; all zero: a linear axis).
+    """
+    from .train import FitResult
+
+    if isinstance(history, FitResult):
+        history = history.history
+    if not isinstance(history, dict):
+        raise InputTypeError("history must be a dict such as {'loss': [...], 'val_loss': [...]} "
+                             f"(FitResult.history) or a FitResult, got {type(history).__name__}")
     if "loss" not in history:
-        raise ShapeError(f"history has keys {sorted(history)}; expected 'loss'")
+        raise ShapeError(f"history has keys {sorted(map(str, history))}; expected 'loss'"[:300])
+    log = _flag(log, "log")
+    curves = {}
+    for key in ("loss", "val_loss"):
+        if history.get(key) is None and key == "val_loss":
+            continue
+        v = history[key]
+        if isinstance(v, (str, bytes, dict)):
+            raise InputTypeError(f"history[{key!r}] must be a list of numbers, one per epoch, got {_brief(v)}")
+        a = _values_or_gaps(v, f"history[{key!r}]")
+        if a.dtype.kind == "b":
+            raise InputTypeError(f"history[{key!r}] must hold numbers, got bools {_brief(v)}")
+        if a.ndim != 1:
+            raise ShapeError(f"history[{key!r}] must be a list of numbers, one per epoch, got shape {a.shape} "
+                             f"of dtype {a.dtype}")
+        a = a.astype(np.float64)
+        epochs = np.arange(1, len(a) + 1)
+        keep = np.isfinite(a) & (a > 0 if log else True)
+        curves[key] = (epochs, a, keep)
+    finite = [a[np.isfinite(a)] for _, a, _ in curves.values()]
+    if log and not any(np.any(k) for _, _, k in curves.values()):
+        log = False  # no positive value: nothing a log axis could show
+        curves = {key: (e, a, np.isfinite(a)) for key, (e, a, _) in curves.items()}
+    power = _power(*finite)
     ax = _axes(ax, (6, 4))
+    drawn = False
     for key, style in (("loss", "-"), ("val_loss", "--")):
-        if history.get(key):
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], style, label=key)
+        if key in curves and np.any(curves[key][2]):
+            epochs, a, keep = curves[key]
+            ax.plot(epochs[keep], _in_units(a[keep], power), style, label=key)
+            drawn = True
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.legend(loc="best")
+    ax.set_ylabel(_label("loss", power))
+    if drawn:
+        ax.legend(loc="best")
+    else:
+        ax.text(0.5, 0.5, "no finite loss recorded", transform=ax.transAxes, ha="center", va="center")
     return ax
 
 
 def state_trajectories(states, *, sample: int = 0, max_units: int = 12, ax=None):
-    """z_k over k for one sample; states (N, T+1, M) as Trajectory.states, or (T+1, M)."""
-    Z = _numeric(states, "states")
+    """z_k over k for one sample; states (N, T+1, M) as Trajectory.states, or (T+1, M),
+    or the Trajectory that :meth:`ElmanRNN.run` returns."""
+    if isinstance(states, Trajectory):
+        if isinstance(states.states, tuple):
+            raise ParameterError(f"this Trajectory is a StackedRNN's, with one states array per layer "
+                                 f"({len(states.states)}); pass one of them, e.g. trajectory.states[0]")
+        states = states.states
+    Z = _values(states, "states")
+    if Z.ndim not in (2, 3):
+        raise ShapeError(f"states has shape {Z.shape} but should be (N, T+1, M) or (T+1, M)")
+    if Z.size == 0:
+        raise ShapeError(f"states is empty (shape {Z.shape}); expected at least one step of one unit")
     if Z.ndim == 3:
-        Z = Z[sample]
-    if Z.ndim != 2:
-        raise ShapeError(f"states has shape {np.shape(states)} but should be (N, T+1, M) or (T+1, M)")
+        if isinstance(sample, (bool, np.bool_)) or not isinstance(sample, (int, np.integer)) \
+                or not 0 <= sample < Z.shape[0]:
+            raise ParameterError(f"sample must be an integer in [0, N - 1 = {Z.shape[0] - 1}] (states holds "
+                                 f"N = {Z.shape[0]} samples), got {_brief(sample)}")
+        Z = Z[int(sample)]
+    max_units = _count(max_units, "max_units")
+    shown = min(Z.shape[1], max_units)
+    power = _power(Z[:, :shown])
     ax = _axes(ax, (6, 4))
-    for i in range(min(Z.shape[1], max_units)):
-        ax.plot(np.arange(Z.shape[0]), Z[:, i], linewidth=1)
+    for i in range(shown):
+        ax.plot(np.arange(Z.shape[0]), _in_units(Z[:, i], power), linewidth=1)
     ax.set_xlabel("k")
-    ax.set_ylabel("z_k")
-    ax.set_title(f"state trajectories (first {min(Z.shape[1], max_units)} of M = {Z.shape[1]})")
+    ax.set_ylabel(_label("z_k", power))
+    ax.set_title(f"state trajectories (first {shown} of M = {Z.shape[1]})")
     return ax
 
 
@@ -80,19 +224,35 @@ def eigenvalues(A, *, ax=None):
         A = A.layers[-1].A
     elif isinstance(A, ElmanRNN):
         A = A.A
-    A = _numeric(A, "A")
+    A = _values(A, "A")
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ShapeError(f"A has shape {A.shape} but should be square (M, M)")
-    lam = np.linalg.eigvals(A.astype(np.float64))
+    if A.size == 0:
+        raise ShapeError("A is empty (shape (0, 0)); expected a square matrix with at least one entry")
+    s = float(np.max(np.abs(A)))
+    if 1e-100 <= s <= 1e100:
+        lam = np.linalg.eigvals(A)
+    else:  # the eigenvalues of A / s, times s: LAPACK's own arithmetic would overflow
+        with np.errstate(over="ignore", invalid="ignore"):
+            lam = np.linalg.eigvals(A / (s or 1.0)) * (s or 1.0)
+    if not np.all(np.isfinite(lam)):
+        raise NonFiniteError(f"the eigenvalues of A exceed the float64 range (|A| up to {s:.3g}); "
+                             "scale A to plot them")
+    radius = float(np.max(np.abs(lam)))
+    power = _power(lam.real, lam.imag) if radius > 1e100 else 0  # tiny ones sit at 0 by the unit circle
     ax = _axes(ax, (4.5, 4.5))
     t = np.linspace(0, 2 * np.pi, 361)
-    ax.plot(np.cos(t), np.sin(t), color="0.6", linewidth=1)
-    ax.scatter(lam.real, lam.imag, s=18, color="tab:blue", zorder=3)
+    ax.plot(_in_units(np.cos(t), power), _in_units(np.sin(t), power), color="0.6", linewidth=1)
+    ax.scatter(_in_units(lam.real, power), _in_units(lam.imag, power), s=18, color="tab:blue", zorder=3)
     ax.axhline(0, color="0.85", linewidth=0.8)
     ax.axvline(0, color="0.85", linewidth=0.8)
     ax.set_aspect("equal")
-    r = max(1.05, float(np.max(np.abs(lam))) * 1.05)
+    r = max(1.05, radius * 1.05) if not power else float(_in_units(np.array(radius), power)) * 1.05
     ax.set_xlim(-r, r)
     ax.set_ylim(-r, r)
-    ax.set_title(f"eigenvalues of A (spectral radius {np.max(np.abs(lam)):.3f})")
+    if power:
+        ax.set_xlabel(_label("Re", power))
+        ax.set_ylabel(_label("Im", power))
+    ax.set_title(f"eigenvalues of A (spectral radius {radius:.3g})" if power or radius >= 1e3
+                 else f"eigenvalues of A (spectral radius {radius:.3f})")
     return ax
