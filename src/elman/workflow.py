@@ -251,15 +251,11 @@ def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, unit, history
     plt = require("matplotlib.pyplot", "plot")
     actual = np.concatenate([unit(ytr), unit(yte)])
     predicted = np.concatenate([unit(p_train), unit(p_test)])
-    # matplotlib computes axis spans as max - min, which overflows for values near the
-    # float64 limit; such series are drawn in units of a power of ten, said on the axis.
-    top = float(np.max(np.abs(np.concatenate([actual, predicted]))))
-    power = int(np.floor(np.log10(top))) if top > 1e100 else 0
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     rmse = metrics.rmse(unit(yte), unit(p_test))
-    plot.actual_vs_predicted(actual / 10.0**power, predicted / 10.0**power, split=len(ytr), ax=ax,
-                             title=f"{description}: one-step predictions (test RMSE {rmse:.3g})",
-                             ylabel=f"value (x 1e{power})" if power else "value")
+    # (values near the float64 limit are drawn in units of a power of ten: see elman.plot)
+    plot.actual_vs_predicted(actual, predicted, split=len(ytr), ax=ax,
+                             title=f"{description}: one-step predictions (test RMSE {rmse:.3g})")
     ax.set_xlabel(f"window (stride {cfg.stride})")
     fig.tight_layout()
     fig.savefig(out / "forecast.png")
