@@ -143,25 +143,80 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words ("a FIFO (named pipe)")."""
+    return next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def _save_target(path):
+    """The file that save() replaces: ``path``, or the regular file a symbolic link at
+    ``path`` points to (so the link stays a link). Anything else that exists there (a
+    FIFO, a device, a socket, a directory, a dangling link) is refused: ``os.replace``
+    would put a regular file in its place, and /dev/null is not a model file."""
+    p = str(path)
+    if "\x00" in p:
+        raise ModelFileError(
+            f"cannot write model file {p!r}: the path contains a null byte; expected a file name without one"
+        )
+    try:
+        lst = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return path  # a new file; a missing folder is reported by the write
+    except OSError as exc:
+        raise ModelFileError(f"cannot write model file {p!r}: {exc.strerror or exc}") from None
+    target = path
+    if stat.S_ISLNK(lst.st_mode):
+        target = type(path)(os.path.realpath(path))
+        try:
+            st = os.stat(target)
+        except OSError as exc:
+            raise ModelFileError(
+                f"cannot write model file {p!r}: it is a symbolic link to {str(target)!r}, which cannot be "
+                f"reached ({exc.strerror or exc}); expected a link to a regular file or a new file name"
+            ) from None
+    else:
+        st = lst
+    if not stat.S_ISREG(st.st_mode):
+        what = f"is a symbolic link to {str(target)!r}," if target is not path else "exists and is"
+        raise ModelFileError(
+            f"cannot write model file {p!r}: it {what} {_file_kind(st.st_mode)}, not a regular file; "
+            "expected a new file name or a model file to replace"
+        )
+    return target
+
+
 def save(model, path, *, extra: dict[str, Any] | None = None) -> None:
     """Write ``model`` to ``path`` (.npz), atomically. ``extra``: JSON-able notes kept in the metadata.
 
-    The file gets the permissions of any new file (0o666 less the umask).
+    The file gets the permissions of any new file (0o666 less the umask). An existing
+    regular file is replaced; a symbolic link to one is followed (the file it points
+    to is replaced, the link stays a link); an existing FIFO, device, socket, directory
+    or dangling link is refused with a ModelFileError and left as it is.
     """
     path = as_path(path)
     arrays, meta = _arrays_and_meta(model)
     text = _meta_text(meta, extra)
+    target = _save_target(path)
     buf = _io.BytesIO()
     np.savez(buf, __meta__=np.array(text), **arrays)
-    folder = str(path.parent)
+    folder = str(target.parent)
     tmp = None
     try:
-        fd, tmp = _new_temp_file(folder, path.name)
+        fd, tmp = _new_temp_file(folder, target.name)
         with os.fdopen(fd, "wb") as f:
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
         tmp = None
         _fsync_folder(folder)
     except OSError as exc:
@@ -315,6 +370,8 @@ class _Archive:
 def _open(path) -> zipfile.ZipFile:
     """The file opened as a zip, or a ModelFileError saying what it is instead."""
     p = str(path)
+    if "\x00" in p:
+        raise ModelFileError(f"model file {p!r} contains a null byte; expected a file name without one")
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):

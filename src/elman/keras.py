@@ -20,7 +20,9 @@ Keras is imported lazily, so ``import elman`` works without it.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import stat
 import warnings
 import zipfile
 from contextlib import contextmanager
@@ -33,13 +35,15 @@ from . import activations
 from .errors import (
     InputTypeError,
     ModelFileError,
+    ParameterError,
     ShapeError,
     StateWarning,
     UnsupportedModelError,
     as_path,
     require,
 )
-from .model import ElmanRNN, StackedRNN, _check_U, _count
+from .io import _file_kind
+from .model import ElmanRNN, StackedRNN, _check_U, _count, _finite_as, _flag, _numeric, _rng
 
 __all__ = [
     "from_keras",
@@ -100,27 +104,66 @@ def _np(v) -> np.ndarray:
     return np.asarray(_keras().ops.convert_to_numpy(v))
 
 
+def _elman_zip(p) -> bool:
+    """Whether ``p`` is a zip holding ``__meta__.npy`` and no Keras ``config.json``: an elman .npz."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = set(zf.namelist())
+    except Exception:  # a damaged zip: Keras will say so below
+        return False
+    return "__meta__.npy" in names and "config.json" not in names
+
+
 def load_keras_model(path) -> Any:
     """Load a ``.keras`` (or legacy ``.h5``) file with ``safe_mode=True`` (no code runs).
 
-    The suffix is matched case-insensitively (``MODEL.KERAS`` loads).
+    The suffix is matched case-insensitively (``MODEL.KERAS`` loads). Only a regular
+    file (or a link to one) is opened: a FIFO or a device would block or never end.
+    An elman ``.npz`` renamed to ``.keras`` is refused with a hint to rename it back
+    (it is not loaded as an elman model: this function returns a Keras model).
     """
     p = as_path(path)
-    if p.is_dir():
+    if "\x00" in str(p):
+        raise ModelFileError(f"model file {str(p)!r} contains a null byte; expected a file name without one")
+    try:
+        st = os.stat(p)  # follows links: a link to a regular file is fine
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        raise ModelFileError(f"model file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise ModelFileError(f"{str(p)!r} is a directory, not a model file; expected a .keras or .h5 file")
     suffix = p.suffix.lower()
     if suffix not in (".keras", ".h5"):
         raise ModelFileError(
             f"model file {str(p)!r} has suffix {p.suffix!r}; expected .keras (model.save) or .h5 (legacy)"
         )
-    if not p.exists():
+    if st is None:
         raise ModelFileError(f"model file {str(p)!r} does not exist; expected a .keras file saved by model.save()")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelFileError(
+            f"model file {str(p)!r} is not a regular file but {_file_kind(st.st_mode)}; expected a .keras or .h5 file"
+        )
     try:
-        with open(p, "rb"):
-            pass
+        # Non-blocking: a FIFO put in the file's place since the stat cannot hang the open.
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            mode = os.fstat(fd).st_mode
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise ModelFileError(f"model file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
-    if suffix == ".keras" and not zipfile.is_zipfile(p):
+    if not stat.S_ISREG(mode):
+        raise ModelFileError(
+            f"model file {str(p)!r} is not a regular file but {_file_kind(mode)}; expected a .keras or .h5 file"
+        )
+    is_zip = zipfile.is_zipfile(p)
+    if is_zip and _elman_zip(p):
+        raise ModelFileError(
+            f"model file {str(p)!r} is an elman model saved with rnn.save(), not a Keras file; rename it to "
+            ".npz and load it with elman.load()"
+        )
+    if suffix == ".keras" and not is_zip:
         raise ModelFileError(
             f"model file {str(p)!r} is not a .keras archive (not a zip file); expected a file saved by model.save()"
         )
@@ -399,11 +442,14 @@ def to_keras(rnn: ElmanRNN | StackedRNN, *, return_sequences: bool | None = None
 
     Inputs are (N, T, D) with any T. ``stateful=True`` needs ``batch_size`` (Keras
     fixes the batch of a stateful model). A model without readout whose output
-    activation is not linear gets a Dense with C = I, d = 0.
+    activation is not linear gets a Dense with C = I, d = 0. ``return_sequences``
+    (None: the model's own) and ``stateful`` must be bools: "no" is truthy in Python.
     """
-    keras = _keras()
     if not isinstance(rnn, (ElmanRNN, StackedRNN)):
         raise InputTypeError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
+    return_sequences = _flag(return_sequences, "return_sequences", allow_none=True)
+    stateful = _flag(stateful, "stateful")
+    keras = _keras()
     with _quiet():
         return _build_keras(keras, rnn, return_sequences, stateful, batch_size)
 
@@ -446,6 +492,8 @@ def _build_keras(keras, rnn, return_sequences, stateful, batch_size):
 
 def _stateful_layers(model) -> list:
     keras = _keras()
+    if not isinstance(model, keras.layers.Layer):
+        raise InputTypeError(f"model must be a keras.Model (or a Keras recurrent layer), got {type(model).__name__}")
     return [l for l in _layers_in_order(model) if isinstance(l, keras.layers.RNN) and l.stateful]
 
 
@@ -475,29 +523,40 @@ def set_states(model, states) -> None:
     if not isinstance(states, (list, tuple)) or len(states) != len(layers):
         got = f"{type(states).__name__} of length {len(states)}" if isinstance(states, (list, tuple)) else type(states).__name__
         raise ShapeError(f"states must be a list of {len(layers)} arrays (one per stateful layer), got {got}")
-    for j, (layer, z) in enumerate(zip(layers, states)):
+    checked = []
+    for j, (layer, z) in enumerate(zip(layers, states)):  # all checked before any is set
         var = layer.states[0]
-        z = np.asarray(z)
+        z = _numeric(z, f"states[{j}]")
         if z.shape != tuple(var.shape):
             raise ShapeError(f"states[{j}] has shape {z.shape} but layer {layer.name!r} holds {tuple(var.shape)}")
-        var.assign(z.astype(var.dtype))
+        checked.append((var, _finite_as(z, np.dtype(str(var.dtype)), f"states[{j}]")))
+    for var, z in checked:
+        var.assign(z)
 
 
 # --------------------------------------------------------------------------- parity
+
+
+#: The most input values verify_keras generates (n_samples * n_steps * D): 0.8 GB as
+#: float64, three batches of it for a stateful model. More is a typo, not a check.
+MAX_VERIFY_VALUES = 10**8
 
 
 @dataclass(frozen=True)
 class ParityReport:
     """How closely elman reproduces ``model.predict``.
 
-    max_abs_err : max |y_keras - y_elman| over every call and element.
+    max_abs_err : max |y_keras - y_elman| over every call and element; NaN when an
+                  output or a difference is not finite (it cannot be measured then).
     max_rel_err : max_abs_err / max |y_keras| (relative to the output's size).
     tolerance   : the bound on max_abs_err / max(1, max |y_keras|): 1e-12 when Keras
                   returns float64 from float64 layers (1e-8 with gelu, whose float64
                   erfc in TensorFlow is good to ~5e-9), else 1e-5 (float32).
-    passed      : whether that bound holds.
+    passed      : whether that bound holds and every output and difference is finite.
     calls       : (label, max_abs_err) per predict call; a stateful model is called three
                   times, reset, and called again.
+    note        : why the check failed when it is not a matter of tolerance (an output
+                  holds NaN or inf); empty otherwise.
     """
 
     max_abs_err: float
@@ -510,6 +569,7 @@ class ParityReport:
     stateful: bool
     model_kind: str
     calls: tuple = field(default_factory=tuple)
+    note: str = ""
 
     def __str__(self) -> str:
         lines = [
@@ -523,20 +583,28 @@ class ParityReport:
             f"  max abs err  {self.max_abs_err:.3e}",
             f"  max rel err  {self.max_rel_err:.3e}",
             f"  tolerance    {self.tolerance:.0e} (scaled by max(1, max|y|))",
-            f"  {'PASSED' if self.passed else 'FAILED'}",
         ]
+        if self.note:
+            lines.append(f"  {self.note}")
+        lines.append(f"  {'PASSED' if self.passed else 'FAILED'}")
         return "\n".join(lines)
 
 
-def verify_keras(model, U=None, *, n_samples: int = 32, n_steps: int = 16, seed: int = 0) -> ParityReport:
+def verify_keras(model, U=None, *, n_samples: int = 32, n_steps: int = 16, seed=0) -> ParityReport:
     """Compare ``model.predict`` with elman's reproduction of the model.
 
     model : a keras.Model or the path of a .keras file.
     U     : (N, T, D) input; by default standard normal of (n_samples, n_steps, D), with
-            the model's own fixed T or batch size where it has one.
+            the model's own fixed T or batch size where it has one (at most
+            MAX_VERIFY_VALUES = 1e8 values are generated).
+    seed  : None, an int >= 0 or a numpy.random.Generator, for the default input.
     A stateful model is predicted three times in a row (state carried), reset, and
     predicted again, against elman's stateful runner; its state is restored afterwards.
+    An output (or a difference) that is NaN or inf fails the check: the report's
+    ``note`` says which side overflowed.
     """
+    n_samples, n_steps = _count(n_samples, "n_samples"), _count(n_steps, "n_steps")
+    rng = _rng(seed)
     keras = _keras()
     if isinstance(model, (str, os.PathLike)):
         model = load_keras_model(model)
@@ -544,26 +612,44 @@ def verify_keras(model, U=None, *, n_samples: int = 32, n_steps: int = 16, seed:
         warnings.simplefilter("ignore", StateWarning)
         rnn = from_keras(model)
     with _quiet():  # repeated predict calls make TensorFlow log tf.function retracing
-        return _verify(keras, model, rnn, U, n_samples, n_steps, seed)
+        return _verify(keras, model, rnn, U, n_samples, n_steps, rng)
 
 
-def _verify(keras, model, rnn, U, n_samples, n_steps, seed) -> ParityReport:
+def _not_finite(who: str, label: str, y: np.ndarray) -> str:
+    """'Keras's output holds inf (call 'predict', index (0, 0))' for the first bad value of y."""
+    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(y))[0])
+    what = "NaN" if np.isnan(y[bad]) else "inf"
+    return f"{who} output holds {what} ({label}, first at index {bad})"
+
+
+def _verify(keras, model, rnn, U, n_samples, n_steps, rng) -> ParityReport:
     shape = tuple(model.inputs[0].shape)  # (batch or None, T or None, D)
     stateful = bool(_stateful_layers(model))
-    n_samples, n_steps = _count(n_samples, "n_samples"), _count(n_steps, "n_steps")
     N = shape[0] if shape[0] is not None else n_samples
     T = shape[1] if shape[1] is not None else n_steps
-    rng = np.random.default_rng(seed)
-    if U is None:
-        batches = [rng.standard_normal((N, T, rnn.input_dim)) for _ in range(3)]
-    else:
-        batches = [_check_U(U, rnn.input_dim, np.float64)] * 3
     # model.predict casts NumPy input to keras.config.floatx() (float32 by default),
     # even for a float64 model; elman is given exactly what Keras sees.
     floatx = np.dtype(keras.config.floatx())
+    if U is None:
+        size = N * T * rnn.input_dim
+        if size > MAX_VERIFY_VALUES:
+            raise ParameterError(
+                f"n_samples x n_steps x D = {N} x {T} x {rnn.input_dim} = {size:.3g} input values is above "
+                f"the {MAX_VERIFY_VALUES:.0e} that verify_keras generates; expected fewer samples or steps "
+                "(elman verify: --samples, --steps)"
+            )
+        batches = [rng.standard_normal((N, T, rnn.input_dim)) for _ in range(3)]
+    else:
+        X = _finite_as(_check_U(U, rnn.input_dim, np.float64), floatx, "U")  # what Keras will see
+        batches = [_finite_as(X, rnn.dtype, "U")] * 3  # and what elman computes in
     batches = [X.astype(floatx).astype(rnn.dtype) for X in batches]
     if stateful and batches[0].shape[0] != N:
         raise ShapeError(f"U has {batches[0].shape[0]} samples but the stateful model's batch size is {N}")
+
+    # An overflow is reported below (the check fails, the note says where): NumPy's own
+    # RuntimeWarnings would only repeat it, on stderr.
+    def quiet():
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
     calls, pairs = [], []
     if stateful:
@@ -579,21 +665,43 @@ def _verify(keras, model, rnn, U, n_samples, n_steps, seed) -> ParityReport:
                     runner.reset()
                     continue
                 y_k = np.asarray(model.predict(X, batch_size=N, verbose=0))
-                pairs.append((label, y_k, runner.predict(X)))
-        finally:
-            set_states(model, saved)
+                with quiet():
+                    y_e = runner.predict(X)
+                pairs.append((label, y_k, y_e))
+        finally:  # as it was, unchecked: a state that overflowed before is restored too
+            for layer, z in zip(_stateful_layers(model), saved):
+                layer.states[0].assign(z)
     else:
         X = batches[0]
-        pairs.append(("predict", np.asarray(model.predict(X, verbose=0)), rnn.predict(X)))
+        y_k = np.asarray(model.predict(X, verbose=0))
+        with quiet():
+            y_e = rnn.predict(X)
+        pairs.append(("predict", y_k, y_e))
 
-    max_abs, scale = 0.0, 0.0
+    scale, note = 0.0, ""
     for label, y_k, y_e in pairs:
         if y_k.shape != y_e.shape:
             raise ShapeError(f"Keras returned {y_k.shape} but elman {y_e.shape} ({label}); please report this")
-        err = float(np.max(np.abs(y_k.astype(np.float64) - y_e.astype(np.float64))))
+        with quiet():
+            diff = np.abs(y_k.astype(np.float64) - y_e.astype(np.float64))
+        ok_k, ok_e = np.isfinite(y_k).all(), np.isfinite(y_e).all()
+        if ok_k and ok_e and np.isfinite(diff).all():
+            err = float(np.max(diff))
+            scale = max(scale, float(np.max(np.abs(y_k.astype(np.float64)))))
+        else:
+            err = math.nan
+            if not note:
+                if not ok_k:
+                    note = _not_finite("Keras's", label, y_k) + (", and so does elman's" if not ok_e else
+                                                                 " but elman's does not")
+                elif not ok_e:
+                    note = _not_finite("elman's", label, y_e) + " but Keras's does not"
+                else:
+                    note = f"the difference of the outputs overflows ({label})"
+                note += ": the model overflows on this input, and outputs that are not finite cannot be compared"
         calls.append((label, err))
-        max_abs = max(max_abs, err)
-        scale = max(scale, float(np.max(np.abs(y_k))))
+    errs = [err for _, err in calls]
+    max_abs = math.nan if any(math.isnan(e) for e in errs) else max(errs)
     # The least precise layer sets what can be expected: a float64 RNN under a float32
     # Dense returns float32 numbers.
     y_dtype = np.result_type(*(y_k.dtype for _, y_k, _ in pairs))
@@ -601,15 +709,17 @@ def _verify(keras, model, rnn, U, n_samples, n_steps, seed) -> ParityReport:
     layers = rnn.layers if isinstance(rnn, StackedRNN) else [rnn]
     if tol < 1e-8 and "gelu" in {l.activation for l in layers} | {rnn.output_activation}:
         tol = 1e-8  # TensorFlow's float64 erfc is good to ~5e-9 only (see elman.activations)
+    finite = not note
     return ParityReport(
         max_abs_err=max_abs,
-        max_rel_err=max_abs / scale if scale > 0 else max_abs,
+        max_rel_err=max_abs / scale if scale > 0 and finite else max_abs,
         tolerance=tol,
-        passed=bool(max_abs <= tol * max(1.0, scale)),
+        passed=bool(finite and max_abs <= tol * max(1.0, scale)),
         dtype=np.dtype(y_dtype).name,
         input_shape=tuple(batches[0].shape),
         output_shape=tuple(pairs[0][1].shape),
         stateful=stateful,
         model_kind=type(rnn).__name__,
         calls=tuple(calls),
+        note=note,
     )
