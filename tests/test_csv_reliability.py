@@ -181,3 +181,24 @@ def test_cli_exits_2_with_one_line(tmp_path, what, content, pattern):
     assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1 and r.stderr.endswith("\n"), r.stderr
     assert re.search(pattern, r.stderr), r.stderr
     assert not (tmp_path / "run" / "model.npz").exists()  # refused, not trained
+
+
+def test_memory_is_a_few_times_the_file_not_a_list_of_every_cell(tmp_path):
+    # 20 columns x 20,000 rows (3.8 MB): a list of every row's cells took ~14x the file
+    # size (1.3 GB for a 90 MB file); two passes over the text keep one column.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "wide.csv"
+    with open(path, "w") as f:
+        f.write(",".join(f"c{i}" for i in range(20)) + "\n")
+        np.savetxt(f, rng.standard_normal((20_000, 20)), delimiter=",", fmt="%.6f")
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        _, values = load_csv(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert values.shape == (20_000,)
+    assert peak < 4 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
+import itertools
 import io
 import math
 import os
@@ -269,24 +270,32 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not valid CSV ({text})"
 
 
-def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
-    """The non-blank records, each with the physical line it starts on. A blank record has
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _lines(text: str):
+    """The lines of ``text`` with their ends (\r\n, \r or \n), one at a time: what
+    io.StringIO(text, newline="") gives, without its copy of the text at 4 bytes a character."""
+    return (m.group() for m in _LINE.finditer(text))
+
+
+def _records(text: str, name: str):
+    """The non-blank records, one at a time, each with the physical line it starts on. A blank record has
     no text in any cell (an empty line, only spaces or only commas); a quoted cell may span
     lines."""
     # newline="" leaves line ends to csv, which reads \r\n, \r and \n, also inside quotes;
     # strict makes an unclosed quote an error instead of a cell holding the rest of the file.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records, start = [], 1
+    reader = csv.reader(_lines(text), strict=True)
+    start = 1
     try:
         for cells in reader:
             if any(c.strip() for c in cells):
-                records.append((start, cells))
+                yield start, cells
             start = reader.line_num + 1
     except csv.Error as exc:
         # an unclosed quote is best found where its record starts, stray text where it is
         line = reader.line_num if "expected after" in str(exc) else start
         raise DataError(f"{name}, line {line}: {_csv_problem(exc)}") from None
-    return records
 
 
 def _separator_hint(header: list[str]) -> str:
@@ -343,19 +352,33 @@ def load_csv(path, column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
             raise ParameterError("column must be a non-empty column name, got an empty string")
     text = _read_text(p)
     name = p.name if p.name.isprintable() else repr(p.name)  # messages stay one line
+    # Two passes over the text, keeping no rows: the first checks the shape and finds
+    # the columns that hold numbers, the second reads one column (and the labels). A
+    # list of every row's cells would take about 15 times the file's size.
     records = _records(text, name)
-    if not records:
+    head = next(records, None)
+    if head is None:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows")
-    (header_line, header), body = records[0], records[1:]
+    header_line, header = head
     header = [h.strip() for h in header]
     _check_header(header, name, header_line)
-    if not body:
-        raise DataError(f"{name}: the header has no data rows under it")
-    for line, cells in body:
+    n_rows, has_number, last_text = 0, [False] * len(header), None
+    for line, cells in records:
+        n_rows += 1
         if len(cells) != len(header):
             raise DataError(f"{name}, line {line}: {len(cells)} cells but the header has {len(header)} columns"
                             + _separator_hint(header))
-    columns = [[cells[k].strip() for _, cells in body] for k in range(len(header))]
+        for k, cell in enumerate(cells):
+            if not has_number[k] and _looks_numeric(cell.strip()):
+                has_number[k] = True
+        if last_text is None and cells[-1].strip():
+            last_text = f"line {line}: {_show(cells[-1].strip())}"
+    if not n_rows:
+        raise DataError(f"{name}: the header has no data rows under it")
+    body = itertools.islice(_records(text, name), 1, None)  # the rows again, for the second pass
+
+    def column_cells(k: int):
+        return (cells[k].strip() for _, cells in body)
 
     if column is not None:
         if column not in header:
@@ -364,27 +387,28 @@ def load_csv(path, column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     else:
         # The whole file decides, not the first row: a first cell left empty must be
         # reported, not make another column the one read.
-        j = next((k for k in reversed(range(len(header))) if any(map(_looks_numeric, columns[k]))), None)
+        j = next((k for k in reversed(range(len(header))) if has_number[k]), None)
         if j is None:
             raise DataError(f"{name}: no column holds numbers; the columns are {_show_names(header)}"
                             + _separator_hint(header))
         if j == 0 and len(header) > 1:
             # the first column is where labels go (dates, times): when it alone holds
             # numbers, the data column after it is more likely broken than absent
-            last = next((f"line {line}: {_show(c)}" for (line, _), c in zip(body, columns[-1]) if c), "no text")
             raise DataError(f"{name}: only the first column ({_column(header, 0)}) holds numbers; the last, "
-                            f"{_column(header, len(header) - 1)}, has none ({last}); name the column to read with column=")
+                            f"{_column(header, len(header) - 1)}, has none ({last_text or 'no text'}); name the "
+                            "column to read with column=")
 
-    values = np.empty(len(body))
-    for i, ((line, _), cell) in enumerate(zip(body, columns[j])):
+    values, first = np.empty(n_rows), []
+    for i, (line, cells) in enumerate(body):
+        cell = cells[j].strip()
         problem = _number_problem(cell)
         if problem is not None:
             if column is None and cell and not _looks_numeric(cell) and cell.lower() not in _MISSING:
                 problem += "; to read another column, name it with column="
             raise DataError(f"{name}, line {line}, {_column(header, j)}: {problem}")
         values[i] = float(cell)
+        first.append(cells[0].strip())
 
-    first = columns[0]
     first_is_numbers = any(first) and all(_looks_numeric(c) for c in first if c)
-    labels = np.array(first) if j != 0 and not first_is_numbers else np.arange(len(body))
+    labels = np.array(first) if j != 0 and not first_is_numbers else np.arange(n_rows)
     return labels, values
