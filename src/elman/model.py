@@ -709,11 +709,10 @@ class StatefulRunner:
         self._model = model
         self._batch_size = _count(batch_size, "batch_size")
         dims = model.state_dims if isinstance(model, StackedRNN) else (model.state_dim,)
-        if 8 * self._batch_size * sum(dims) > _MAX_INIT_BYTES:
-            raise ParameterError(
-                f"batch_size = {self._batch_size} needs {8 * self._batch_size * sum(dims) / 2**30:.3g} GiB of "
-                "state; expected a batch whose state fits in memory"
-            )
+        need = 8 * self._batch_size * sum(dims)
+        if need > _MAX_INIT_BYTES:
+            raise ParameterError(f"batch_size = {self._batch_size} needs {need / 2**30:.3g} GiB of state; "
+                                 "expected a batch whose state fits in memory")
         self._state = model._zero_state(self._batch_size)
 
     model = property(lambda self: self._model)

@@ -399,6 +399,74 @@ def _engine_for(flat: _Flat, engine: str, tbptt) -> str:
     return "numpy"
 
 
+def _optimizer(optimizer, **settings) -> optim.Optimizer:
+    """The optimizer fit uses: one built from a name and ``settings`` (learning_rate None
+    means 1e-3), or an instance as it is, which must come without settings (they would be
+    silently ignored)."""
+    if isinstance(optimizer, optim.Optimizer):
+        given = {k: v for k, v in settings.items() if v is not None}
+        if given:
+            kind = type(optimizer).__name__
+            listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ParameterError(
+                f"optimizer is an elman.optim.{kind} instance, which carries its own settings, so {listed} would "
+                f"be ignored; set them on it ({kind}({listed})) or pass optimizer={kind.lower()!r}"
+            )
+        return optimizer
+    lr = settings.pop("learning_rate")
+    return optim.get(optimizer, 1e-3 if lr is None else lr, **settings)
+
+
+def _validation(rnn, U, Y, w, validation_data, validation_split, rs: bool, dt):
+    """(U, Y, w, U_val, Y_val): validation data as given, or the last ``validation_split``
+    of the samples (taken before shuffling, as Keras does); U_val, Y_val None without."""
+    if validation_data is not None:
+        if validation_split:
+            raise ParameterError("give validation_data or validation_split, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ParameterError("validation_data must be a pair (U_val, Y_val)")
+        U_val = _check_U(validation_data[0], rnn.input_dim, dt, name="validation_data[0]")
+        Y_val = _check_Y(validation_data[1], U_val.shape[0], U_val.shape[1], rnn.output_dim, rs, dt,
+                         name="validation_data[1]")
+        return U, Y, w, U_val, Y_val
+    if validation_split is None:
+        return U, Y, w, None, None
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.integer, np.floating)) \
+            or not 0 <= validation_split < 1:
+        raise ParameterError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    if not validation_split:
+        return U, Y, w, None, None
+    N = U.shape[0]
+    n_train = int(math.floor(N * (1 - validation_split)))
+    if n_train < 1 or n_train == N:
+        raise ParameterError(f"validation_split={validation_split} leaves {n_train} of {N} samples for training")
+    return U[:n_train], Y[:n_train], None if w is None else w[:n_train], U[n_train:], Y[n_train:]
+
+
+def _make_step(flat: _Flat, eng: str, U, Y, w, loss: str, rs: bool, tbptt, grad):
+    """(step, engine): step(idx) -> (loss, gradient) of the batch U[idx], by the compiled
+    kernel when ``eng`` is "numba" and it can be built here, else by the NumPy reference."""
+    if eng == "numba":
+        from . import _fast
+
+        try:
+            return _fast.make_step(flat, U, Y, w, loss, rs), "numba"
+        except _fast.KernelUnavailable as exc:
+            # A compiled-kernel problem (no cache folder, a numba/LLVM fault) never stops
+            # training: the NumPy reference computes the same gradients.
+            warnings.warn(f"the compiled training kernel is unavailable here ({exc}); training with the "
+                          "NumPy path instead (same results, slower for small models)", FastPathWarning,
+                          stacklevel=3)
+    Ut_all = np.ascontiguousarray(U.transpose(1, 0, 2))  # time-major, batches taken along axis 1
+    Yt_all = np.ascontiguousarray(Y.transpose(1, 0, 2)) if rs else Y[None]
+
+    def step(idx):
+        Wt = _time_major_w(None if w is None else w[idx], rs)
+        return _numpy_step(flat, flat.theta, grad, Ut_all[:, idx], Yt_all[:, idx], Wt, loss, rs, tbptt)
+
+    return step, "numpy"
+
+
 def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", learning_rate: float | None = None,
         loss: str = "mse", shuffle: bool = True, seed=None, validation_data=None, validation_split: float = 0.0,
         clipnorm=None, clipvalue=None, global_clipnorm=None, sample_weight=None, return_sequences=None,
@@ -454,70 +522,19 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
             or not np.isfinite(min_delta) or min_delta < 0:
         raise ParameterError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
     shuffle = _flag(shuffle, "shuffle")
-    settings = {"learning_rate": learning_rate, "clipnorm": clipnorm, "clipvalue": clipvalue,
-                "global_clipnorm": global_clipnorm, **optimizer_options}
-    if isinstance(optimizer, optim.Optimizer):
-        given = {k: v for k, v in settings.items() if v is not None}
-        if given:
-            listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
-            raise ParameterError(
-                f"optimizer is an elman.optim.{type(optimizer).__name__} instance, which carries its own settings, so "
-                f"{listed} would be ignored; set them on it ({type(optimizer).__name__}({listed})) or pass "
-                f"optimizer={type(optimizer).__name__.lower()!r}"
-            )
-        opt = optimizer
-    else:
-        opt = optim.get(optimizer, 1e-3 if learning_rate is None else learning_rate, clipnorm=clipnorm,
-                        clipvalue=clipvalue, global_clipnorm=global_clipnorm, **optimizer_options)
+    opt = _optimizer(optimizer, learning_rate=learning_rate, clipnorm=clipnorm, clipvalue=clipvalue,
+                     global_clipnorm=global_clipnorm, **optimizer_options)
 
-    # Validation: given, or the last fraction of the samples.
-    if validation_data is not None:
-        if validation_split:
-            raise ParameterError("give validation_data or validation_split, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ParameterError("validation_data must be a pair (U_val, Y_val)")
-        U_val = _check_U(validation_data[0], rnn.input_dim, dt, name="validation_data[0]")
-        Y_val = _check_Y(validation_data[1], U_val.shape[0], U_val.shape[1], rnn.output_dim, rs, dt,
-                         name="validation_data[1]")
-    elif validation_split is not None and not (isinstance(validation_split, (int, float, np.integer, np.floating))
-                                               and not isinstance(validation_split, bool)
-                                               and 0 <= validation_split < 1):
-        raise ParameterError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
-    elif validation_split:
-        n_train = int(math.floor(N * (1 - validation_split)))
-        if n_train < 1 or n_train == N:
-            raise ParameterError(f"validation_split={validation_split} leaves {n_train} of {N} samples for training")
-        U, U_val, Y, Y_val = U[:n_train], U[n_train:], Y[:n_train], Y[n_train:]
-        w = None if w is None else w[:n_train]
-        N = n_train
-    else:
-        U_val = Y_val = None
+    U, Y, w, U_val, Y_val = _validation(rnn, U, Y, w, validation_data, validation_split, rs, dt)
+    N = U.shape[0]
 
     flat = _Flat(rnn, dt, rs)
     eng = _engine_for(flat, engine, tbptt)
     theta, grad = flat.theta, np.zeros_like(flat.theta)
     rng = _rng(seed)
-    Ut_all = np.ascontiguousarray(U.transpose(1, 0, 2))  # time-major, batches taken along axis 1
-    Yt_all = np.ascontiguousarray(Y.transpose(1, 0, 2)) if rs else Y[None]
     n_batches = -(-N // batch_size)
 
-    step = None
-    if eng == "numba":
-        from . import _fast
-
-        try:
-            step = _fast.make_step(flat, U, Y, w, name, rs)
-        except _fast.KernelUnavailable as exc:
-            # A compiled-kernel problem (no cache folder, a numba/LLVM fault) never stops
-            # training: the NumPy reference computes the same gradients.
-            warnings.warn(f"the compiled training kernel is unavailable here ({exc}); training with the "
-                          "NumPy path instead (same results, slower for small models)", FastPathWarning,
-                          stacklevel=2)
-            eng = "numpy"
-    if step is None:
-        def step(idx):
-            Wt = _time_major_w(None if w is None else w[idx], rs)
-            return _numpy_step(flat, theta, grad, Ut_all[:, idx], Yt_all[:, idx], Wt, name, rs, tbptt)
+    step, eng = _make_step(flat, eng, U, Y, w, name, rs, tbptt, grad)
 
     def evaluate(Uv, Yv) -> float:
         Yvt = Yv.transpose(1, 0, 2) if rs else Yv[None]
