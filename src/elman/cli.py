@@ -12,8 +12,14 @@ from pathlib import Path
 
 
 from .errors import ElmanError
+from .io import is_model_file
 
 __all__ = ["main"]
+
+
+def _is_npz(p: Path) -> bool:
+    """An elman model file: named .npz (any case), or one saved under another suffix."""
+    return p.suffix.lower() == ".npz" or (p.suffix.lower() not in (".keras", ".h5") and is_model_file(p))
 
 
 def _load_any(path: str):
@@ -21,7 +27,7 @@ def _load_any(path: str):
     from .errors import ModelFileError
 
     p = Path(path)
-    if p.suffix.lower() == ".npz" or _is_elman_file(p):
+    if _is_npz(p):
         from .io import load
 
         return load(p), None
@@ -33,23 +39,10 @@ def _load_any(path: str):
     raise ModelFileError(f"{path!r} is neither a .keras nor an .npz model file")
 
 
-def _is_elman_file(p: Path) -> bool:
-    """Whether ``p`` is an elman .npz saved under another suffix (a zip with __meta__.npy)."""
-    import zipfile
-
-    if p.suffix.lower() in (".keras", ".h5") or not p.is_file():
-        return False
-    try:
-        with zipfile.ZipFile(p) as z:
-            return "__meta__.npy" in z.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return False
-
-
 def _cmd_verify(args) -> int:
     from .keras import load_keras_model, to_keras, verify_keras
 
-    if Path(args.model).suffix.lower() == ".npz" or _is_elman_file(Path(args.model)):
+    if _is_npz(Path(args.model)):
         # An elman model: build the Keras model with its weights and compare the two.
         from .io import load
 

@@ -35,7 +35,7 @@ from . import __version__, activations
 from .errors import ElmanError, InputTypeError, ModelFileError, ParameterError, as_path
 from .model import ElmanRNN, StackedRNN
 
-__all__ = ["save", "load", "load_metadata", "FORMAT_VERSION"]
+__all__ = ["save", "load", "load_metadata", "is_model_file", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -192,6 +192,20 @@ def _save_target(path):
             "expected a new file name or a model file to replace"
         )
     return target
+
+
+def is_model_file(path) -> bool:
+    """Whether ``path`` is a regular file that looks like an elman model whatever its
+    suffix: a zip holding ``__meta__.npy`` and no Keras ``config.json``. It opens the zip
+    directory only; :func:`load` does the checking."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except Exception:  # not there, not a zip, damaged: not recognisably an elman model
+        return False
+    return _META in names and "config.json" not in names
 
 
 def save(model, path, *, extra: dict[str, Any] | None = None) -> None:

@@ -42,7 +42,7 @@ from .errors import (
     as_path,
     require,
 )
-from .io import _file_kind
+from .io import _file_kind, is_model_file
 from .model import ElmanRNN, StackedRNN, _check_U, _count, _finite_as, _flag, _numeric, _rng
 
 __all__ = [
@@ -104,25 +104,9 @@ def _np(v) -> np.ndarray:
     return np.asarray(_keras().ops.convert_to_numpy(v))
 
 
-def _elman_zip(p) -> bool:
-    """Whether ``p`` is a zip holding ``__meta__.npy`` and no Keras ``config.json``: an elman .npz."""
-    try:
-        with zipfile.ZipFile(p) as zf:
-            names = set(zf.namelist())
-    except Exception:  # a damaged zip: Keras will say so below
-        return False
-    return "__meta__.npy" in names and "config.json" not in names
-
-
-def load_keras_model(path) -> Any:
-    """Load a ``.keras`` (or legacy ``.h5``) file with ``safe_mode=True`` (no code runs).
-
-    The suffix is matched case-insensitively (``MODEL.KERAS`` loads). Only a regular
-    file (or a link to one) is opened: a FIFO or a device would block or never end.
-    An elman ``.npz`` renamed to ``.keras`` is refused with a hint to rename it back
-    (it is not loaded as an elman model: this function returns a Keras model).
-    """
-    p = as_path(path)
+def _checked_model_path(p) -> str:
+    """The lower-case suffix of a model path that is a regular file named .keras or .h5,
+    or a ModelFileError saying what it is instead (a FIFO or a device would block)."""
     if "\x00" in str(p):
         raise ModelFileError(f"model file {str(p)!r} contains a null byte; expected a file name without one")
     try:
@@ -157,8 +141,21 @@ def load_keras_model(path) -> Any:
         raise ModelFileError(
             f"model file {str(p)!r} is not a regular file but {_file_kind(mode)}; expected a .keras or .h5 file"
         )
+    return suffix
+
+
+def load_keras_model(path) -> Any:
+    """Load a ``.keras`` (or legacy ``.h5``) file with ``safe_mode=True`` (no code runs).
+
+    The suffix is matched case-insensitively (``MODEL.KERAS`` loads). Only a regular
+    file (or a link to one) is opened: a FIFO or a device would block or never end.
+    An elman ``.npz`` renamed to ``.keras`` is refused with a hint to rename it back
+    (it is not loaded as an elman model: this function returns a Keras model).
+    """
+    p = as_path(path)
+    suffix = _checked_model_path(p)
     is_zip = zipfile.is_zipfile(p)
-    if is_zip and _elman_zip(p):
+    if is_zip and is_model_file(p):
         raise ModelFileError(
             f"model file {str(p)!r} is an elman model saved with rnn.save(), not a Keras file; rename it to "
             ".npz and load it with elman.load()"
@@ -167,6 +164,11 @@ def load_keras_model(path) -> Any:
         raise ModelFileError(
             f"model file {str(p)!r} is not a .keras archive (not a zip file); expected a file saved by model.save()"
         )
+    return _keras_load(p, suffix)
+
+
+def _keras_load(p, suffix: str):
+    """keras.saving.load_model(safe_mode=True) of a checked file; its failures in one line."""
     keras = _keras()
     try:
         if p.suffix == suffix:
