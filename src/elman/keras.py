@@ -632,6 +632,21 @@ def _verify(keras, model, rnn, U, n_samples, n_steps, rng) -> ParityReport:
     # model.predict casts NumPy input to keras.config.floatx() (float32 by default),
     # even for a float64 model; elman is given exactly what Keras sees.
     floatx = np.dtype(keras.config.floatx())
+    batches = _verify_inputs(rnn, U, N, T, floatx, rng)
+    if stateful and batches[0].shape[0] != N:
+        raise ShapeError(f"U has {batches[0].shape[0]} samples but the stateful model's batch size is {N}")
+    pairs = _predict_pairs(model, rnn, batches, stateful, N)
+    return _parity_report(rnn, pairs, batches, stateful)
+
+
+def _numpy_quiet():
+    """An overflow is reported in the ParityReport (the check fails, the note says where):
+    NumPy's own RuntimeWarnings would only repeat it, on stderr."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
+
+def _verify_inputs(rnn, U, N, T, floatx, rng) -> list:
+    """The three input batches (N, T, D): given or drawn, rounded to what Keras sees."""
     if U is None:
         size = N * T * rnn.input_dim
         if size > MAX_VERIFY_VALUES:
@@ -644,16 +659,13 @@ def _verify(keras, model, rnn, U, n_samples, n_steps, rng) -> ParityReport:
     else:
         X = _finite_as(_check_U(U, rnn.input_dim, np.float64), floatx, "U")  # what Keras will see
         batches = [_finite_as(X, rnn.dtype, "U")] * 3  # and what elman computes in
-    batches = [X.astype(floatx).astype(rnn.dtype) for X in batches]
-    if stateful and batches[0].shape[0] != N:
-        raise ShapeError(f"U has {batches[0].shape[0]} samples but the stateful model's batch size is {N}")
+    return [X.astype(floatx).astype(rnn.dtype) for X in batches]
 
-    # An overflow is reported below (the check fails, the note says where): NumPy's own
-    # RuntimeWarnings would only repeat it, on stderr.
-    def quiet():
-        return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
-    calls, pairs = [], []
+def _predict_pairs(model, rnn, batches, stateful: bool, N: int) -> list:
+    """(label, Keras's output, elman's output) per predict call; a stateful model is called
+    three times, reset, and called again, and its state restored afterwards."""
+    pairs = []
     if stateful:
         saved = get_states(model)
         reset_states(model)
@@ -667,7 +679,7 @@ def _verify(keras, model, rnn, U, n_samples, n_steps, rng) -> ParityReport:
                     runner.reset()
                     continue
                 y_k = np.asarray(model.predict(X, batch_size=N, verbose=0))
-                with quiet():
+                with _numpy_quiet():
                     y_e = runner.predict(X)
                 pairs.append((label, y_k, y_e))
         finally:  # as it was, unchecked: a state that overflowed before is restored too
@@ -676,15 +688,20 @@ def _verify(keras, model, rnn, U, n_samples, n_steps, rng) -> ParityReport:
     else:
         X = batches[0]
         y_k = np.asarray(model.predict(X, verbose=0))
-        with quiet():
+        with _numpy_quiet():
             y_e = rnn.predict(X)
         pairs.append(("predict", y_k, y_e))
+    return pairs
 
+
+def _parity_report(rnn, pairs, batches, stateful: bool) -> ParityReport:
+    """The errors of the calls against the tolerance of the least precise layer."""
+    calls = []
     scale, note = 0.0, ""
     for label, y_k, y_e in pairs:
         if y_k.shape != y_e.shape:
             raise ShapeError(f"Keras returned {y_k.shape} but elman {y_e.shape} ({label}); please report this")
-        with quiet():
+        with _numpy_quiet():
             diff = np.abs(y_k.astype(np.float64) - y_e.astype(np.float64))
         ok_k, ok_e = np.isfinite(y_k).all(), np.isfinite(y_e).all()
         if ok_k and ok_e and np.isfinite(diff).all():
