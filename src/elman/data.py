@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .errors import ParameterError, ShapeError
-from .model import _count, _finite, _numeric
+from .validation import _count, _finite, _numeric
 
 __all__ = ["windows", "split", "MinMaxScaler"]
 

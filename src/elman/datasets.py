@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import _brief, _float, _is_real
 from .errors import DataError, DataFileError, InputTypeError, ParameterError, as_path
-from .model import _count
+from .validation import _count
 
 __all__ = ["sine", "sunspots", "memory_sum", "load_csv"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import NonFiniteError, ParameterError, ShapeError
-from .model import ElmanRNN, StackedRNN, _count, _finite_as, _numeric
+from .model import ElmanRNN, StackedRNN
+from .validation import _count, _finite_as, _numeric
 
 __all__ = ["forecast"]
 

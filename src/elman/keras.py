@@ -43,7 +43,8 @@ from .errors import (
     require,
 )
 from .io import _file_kind, is_model_file
-from .model import ElmanRNN, StackedRNN, _check_U, _count, _finite_as, _flag, _numeric, _rng
+from .model import ElmanRNN, StackedRNN
+from .validation import _check_U, _count, _finite_as, _flag, _numeric, _rng
 
 __all__ = [
     "from_keras",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ShapeError
-from .model import _finite, _numeric
+from .validation import _finite, _numeric
 
 __all__ = ["mse", "rmse", "mae", "nrmse"]
 

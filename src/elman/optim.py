@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
-from .model import _flag
+from .validation import _flag
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
 

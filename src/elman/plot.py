@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, require
-from .model import ElmanRNN, StackedRNN, Trajectory, _count, _finite, _flag, _numeric
+from .model import ElmanRNN, StackedRNN, Trajectory
+from .validation import _count, _finite, _flag, _numeric
 
 __all__ = ["actual_vs_predicted", "loss_curves", "state_trajectories", "eigenvalues"]
 

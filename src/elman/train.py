@@ -36,8 +36,9 @@ import numpy as np
 
 from . import activations, optim
 from .errors import DivergenceWarning, FastPathWarning, InputTypeError, ParameterError, ShapeError
-from .model import (ElmanRNN, StackedRNN, _as_dtype, _check_U, _check_z0, _count, _finite_as, _flag, _numeric,
-                    _recur, _rng)
+from .model import ElmanRNN, StackedRNN
+from .model import recur as _recur
+from .validation import _as_dtype, _check_model, _check_U, _check_weights, _check_Y, _check_z0, _count, _flag, _rng
 
 __all__ = ["Grads", "StackedGrads", "FitResult", "loss_and_grad", "fit", "LOSSES"]
 
@@ -229,36 +230,6 @@ def _forward_backward(flat: _Flat, vec, Ut, Yt, w, loss: str, rs: bool, z0s, out
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _check_model(rnn) -> None:
-    if not isinstance(rnn, (ElmanRNN, StackedRNN)):
-        raise InputTypeError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
-
-
-def _check_Y(Y, N: int, T: int, K: int, rs: bool, dtype, name: str = "Y") -> np.ndarray:
-    """Y as (N, T, K) (sequences) or (N, K); a trailing K = 1 may be left out, as in Keras."""
-    arr = _numeric(Y, name)
-    want = (N, T, K) if rs else (N, K)
-    if K == 1 and arr.shape == want[:-1]:
-        arr = arr[..., None]
-    if arr.shape != want:
-        mode = "(N, T, K) for return_sequences" if rs else "(N, K) for many-to-one"
-        raise ShapeError(f"{name} has shape {arr.shape} but the model's output is {want} {mode}")
-    return _finite_as(arr, dtype, name)
-
-
-def _check_weights(sample_weight, N: int, T: int, rs: bool, dtype) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    w = _numeric(sample_weight, "sample_weight")
-    if w.shape not in ((N,), (N, T) if rs else (N,)):
-        want = "(N,) or (N, T)" if rs else "(N,)"
-        raise ShapeError(f"sample_weight has shape {w.shape} but should be {want} with N = {N}, T = {T}")
-    w = _finite_as(w, dtype, "sample_weight")
-    if np.any(w < 0):
-        raise ParameterError("sample_weight has negative entries; expected weights >= 0")
-    return w
 
 
 def _time_major_w(w, rs: bool):

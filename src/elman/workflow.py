@@ -17,7 +17,8 @@ from . import datasets, metrics
 from .data import MinMaxScaler, split, windows
 from ._outdir import RunFolder
 from .errors import DataError, DivergenceWarning, NonFiniteError, ParameterError
-from .model import ElmanRNN, _count
+from .model import ElmanRNN
+from .validation import _count
 
 __all__ = ["TrainConfig", "load_series", "train_series"]
 
