@@ -31,21 +31,7 @@ def test_rnn_from_scratch_workflow():
     np.testing.assert_allclose(np.mean((pred - y[n_train:]) ** 2), val[-1], rtol=1e-10)
 
 
-@pytest.mark.parametrize("act,out_act,rs,loss", [("tanh", "linear", False, "mse"), ("relu", "tanh", True, "huber"),
-                                                  ("sigmoid", "sigmoid", False, "mae"), ("gelu", "linear", True, "mse")])
-def test_numba_engine_equals_numpy_reference(act, out_act, rs, loss):
-    pytest.importorskip("numba")
-    rng = np.random.default_rng(1)
-    U = rng.standard_normal((37, 6, 2))
-    Y = rng.standard_normal((37, 6, 3) if rs else (37, 3))
-    rnn = ElmanRNN.init(2, 4, 3, seed=2, activation=act, output_activation=out_act, return_sequences=rs)
-    kw = dict(epochs=3, batch_size=8, seed=5, verbose=0, loss=loss, sample_weight=rng.uniform(0.5, 1, 37))
-    a = elman.fit(rnn, U, Y, engine="numpy", **kw)
-    b = elman.fit(rnn, U, Y, engine="numba", **kw)
-    assert (a.engine, b.engine) == ("numpy", "numba")
-    for name in "ABbCd":
-        np.testing.assert_allclose(getattr(b.model, name), getattr(a.model, name), rtol=1e-11, atol=1e-13, err_msg=name)
-    np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-11)
+# The engines against the reference: tests/test_engines.py.
 
 
 def test_same_seed_bit_identical_and_input_untouched():
@@ -145,7 +131,7 @@ BAD = [
     ("NaN in Y", lambda: elman.fit(RNN, U, np.full((10, 1), np.nan)), elman.errors.NonFiniteError, r"Y holds NaN"),
     ("weights shape", lambda: elman.loss_and_grad(RNN, U, Y, sample_weight=np.ones(3)), ShapeError, r"sample_weight has shape \(3,\)"),
     ("validation split", lambda: elman.fit(RNN, U, Y, validation_split=1.5), ParameterError, r"validation_split must be a number in \[0, 1\), got 1\.5"),
-    ("engine", lambda: elman.fit(RNN, U, Y, engine="gpu"), ParameterError, r"engine must be 'auto', 'numpy' or 'numba', got 'gpu'"),
+    ("engine", lambda: elman.fit(RNN, U, Y, engine="gpu"), ParameterError, r"engine must be one of 'auto', 'numpy', 'blas', 'c', got 'gpu'"),
     ("not a model", lambda: elman.fit("model", U, Y), elman.errors.InputTypeError, r"rnn must be an ElmanRNN or StackedRNN, got str"),
 ]
 

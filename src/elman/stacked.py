@@ -240,3 +240,11 @@ def from_layers(layers: Sequence[ElmanRNN], C=None, d=None, output_activation: s
         return ElmanRNN(l.A, l.B, l.b, C, d, l.activation, output_activation, return_sequences,
                         go_backwards=l.go_backwards, dtype=dtype or l.dtype)
     return StackedRNN(layers, C, d, output_activation, return_sequences, dtype=dtype)
+
+
+def initial_states(model: ElmanRNN | StackedRNN, z0, N: int) -> list[np.ndarray]:
+    """The initial state of each recurrent layer as a list of (N, M_j) arrays: z0 as
+    ``model.run`` takes it (None, (M,) or (N, M); a list per layer for a StackedRNN)."""
+    if isinstance(model, StackedRNN):
+        return model._check_z0s(z0, N)
+    return [_check_z0(z0, N, model.state_dim, model.dtype)]

@@ -1,27 +1,19 @@
-"""Training from scratch: the loss, its exact gradient by backpropagation through time, fit.
+"""fit: mini-batch training, Keras's way, on the exact gradient of :mod:`elman.bptt`.
 
-Forward (time-major, one row per sample; see ``model._recur``)::
+``fit`` is a sequence of named steps: check the settings (:func:`_settings`), split off
+the validation data (:func:`_validation`), build the optimizer (:func:`_optimizer`),
+choose the engine (:func:`_engine`), make the epoch (:func:`_epoch_runner`), then the
+epoch loop (:func:`_train`) with its NaN guard and early stopping.
 
-    h_k     = A z_k + B u_k + b          pre-activation, kept for the backward pass
-    z_{k+1} = s(h_k)
-    o_k     = C z_{k+1} + d,   y_k = g(o_k)
+Engines (all compute the same gradient; the fast ones are tested equal to the reference):
 
-Backward, with L the loss and delta_k = dL/dh_k::
-
-    dL/do_k   = dL/dy_k * g'(o_k)
-    dC        = sum_k dL/do_k z_{k+1}^T,    dd = sum_k dL/do_k
-    dL/dz_{k+1} = C^T dL/do_k  +  A^T delta_{k+1}       (readout + recursion)
-    delta_k   = dL/dz_{k+1} * s'(h_k)                     k = T-1 .. 0
-    dA = sum_k delta_k z_k^T,   dB = sum_k delta_k u_k^T,   db = sum_k delta_k
-    dL/dz_0 = A^T delta_0
-
-Only the line for delta_k is a loop; the sums over k (and over the samples) are one
-tensor product each. A stacked network passes dL/du_k = B^T delta_k down to the layer
-below as that layer's dL/dz_{k+1}.
-
-Losses are Keras's with its default reduction: the mean over the outputs of each
-sample (and step), weighted by ``sample_weight``, summed and divided by the number
-of those entries.
+- ``"numpy"``: the plain NumPy reference, :func:`elman.bptt.forward_backward`;
+- ``"blas"``: the fast NumPy engine, :class:`elman.blas.Engine` (preallocated buffers,
+  one BLAS product per step each way), for every model;
+- ``"c"``: the compiled kernel built at install (:mod:`elman._compiled`), one recurrent
+  layer, the whole epoch (batches, BPTT, optimizer) in one call: tiny models;
+- ``"auto"``: "c" for one layer of up to ``C_MAX_STATE`` units where the kernel is
+  built, else "blas"; "numpy" with truncated BPTT on the compiled side.
 """
 
 from __future__ import annotations
@@ -34,262 +26,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import activations, optim
-from .errors import DivergenceWarning, FastPathWarning, InputTypeError, ParameterError, ShapeError
-from .model import ElmanRNN, StackedRNN
-from .model import recur as _recur
-from .validation import _as_dtype, _check_model, _check_U, _check_weights, _check_Y, _check_z0, _count, _flag, _rng
+from . import bptt, losses, optim
+from .blas import Engine
+from .bptt import Grads, Layout, StackedGrads, loss_and_grad
+from .errors import DivergenceWarning, FastPathWarning, ParameterError
+from .stacked import StackedRNN
+from .validation import _as_dtype, _check_model, _check_U, _check_weights, _check_Y, _count, _flag, _rng
 
-__all__ = ["Grads", "StackedGrads", "FitResult", "loss_and_grad", "fit", "LOSSES"]
+__all__ = ["Grads", "StackedGrads", "FitResult", "loss_and_grad", "fit", "ENGINES"]
 
-
-# --------------------------------------------------------------------------- losses
-# Each returns (sum over entries of w * l(e), w * l'(e)) for e = y_hat - y; the caller
-# divides both by the number of entries.
-
-_HUBER_DELTA = 1.0
-
-
-def _mse(e, w):
-    return float(np.sum(w * e * e)), 2 * w * e
-
-
-def _mae(e, w):
-    return float(np.sum(w * np.abs(e))), w * np.sign(e)
-
-
-def _huber(e, w):
-    a, dl = np.abs(e), _HUBER_DELTA
-    quad = a <= dl
-    value = np.where(quad, 0.5 * e * e, dl * a - 0.5 * dl * dl)
-    return float(np.sum(w * value)), w * np.where(quad, e, dl * np.sign(e))
-
-
-LOSSES: dict[str, Callable] = {"mse": _mse, "mae": _mae, "huber": _huber}
-_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
-
-
-def _loss_name(loss) -> str:
-    name = _ALIASES.get(loss, loss) if isinstance(loss, str) else None
-    if name not in LOSSES:
-        raise ParameterError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    return name
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Grads:
-    """dL/dA (M, M), dL/dB (M, D), dL/db (M,), dL/dC (K, M), dL/dd (K,); C and d None
-    without a readout; z0 (N, M) only when asked for."""
-
-    A: np.ndarray
-    B: np.ndarray
-    b: np.ndarray
-    C: np.ndarray | None = None
-    d: np.ndarray | None = None
-    z0: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class StackedGrads:
-    """Gradients of a StackedRNN: one :class:`Grads` (A, B, b) per layer, then C, d."""
-
-    layers: tuple
-    C: np.ndarray | None = None
-    d: np.ndarray | None = None
-    z0: list | None = None
-
-
-# --------------------------------------------------------------------------- the flat parameter vector
-
-
-class _Flat:
-    """A model's parameters as one flat vector theta, and the matrices as views of it.
-
-    Order: per layer A, B, b; then C, d. The optimizers update theta in place, so the
-    views (used by the forward and backward passes) always hold the current values.
-    """
-
-    def __init__(self, model: ElmanRNN | StackedRNN, dtype, return_sequences: bool | None = None):
-        self.stacked = isinstance(model, StackedRNN)
-        layers = list(model.layers) if self.stacked else [model]
-        self.acts = [activations.get(l.activation) for l in layers]
-        self.gbs = [l.go_backwards for l in layers]
-        self.g = activations.get(model.output_activation)
-        self.return_sequences = (model.return_sequences if return_sequences is None
-                                 else _flag(return_sequences, "return_sequences"))
-        arrays = []
-        for l in layers:
-            arrays += [l.A, l.B, l.b]
-        self.has_readout = model.C is not None
-        if self.has_readout:
-            arrays += [model.C, model.d]
-        self.shapes = [a.shape for a in arrays]
-        sizes = [a.size for a in arrays]
-        ends = np.cumsum(sizes)
-        self.segments = [slice(int(e - s), int(e)) for s, e in zip(sizes, ends)]
-        self.dtype = np.dtype(dtype)
-        self.theta = np.concatenate([np.asarray(a, dtype=self.dtype).ravel() for a in arrays])
-        self.n_layers = len(layers)
-
-    def views(self, vec: np.ndarray) -> list[np.ndarray]:
-        return [vec[sl].reshape(sh) for sl, sh in zip(self.segments, self.shapes)]
-
-    def unpack(self, vec: np.ndarray):
-        """(layers [(A, B, b, act, go_backwards)], C, d) as views of ``vec``."""
-        v = self.views(vec)
-        layers = [(v[3 * j], v[3 * j + 1], v[3 * j + 2], self.acts[j], self.gbs[j]) for j in range(self.n_layers)]
-        C, d = (v[-2], v[-1]) if self.has_readout else (None, None)
-        return layers, C, d
-
-    def model(self, vec: np.ndarray, dtype=None) -> ElmanRNN | StackedRNN:
-        """A new (immutable) model holding a copy of ``vec``."""
-        layers, C, d = self.unpack(vec)
-        dt = dtype or self.dtype
-        rnns = [ElmanRNN(A, B, b, activation=act.name, go_backwards=gb, dtype=dt) for A, B, b, act, gb in layers]
-        if self.stacked:
-            return StackedRNN(rnns, C, d, self.g.name, self.return_sequences, dtype=dt)
-        r = rnns[0]
-        return ElmanRNN(r.A, r.B, r.b, C, d, r.activation, self.g.name, self.return_sequences,
-                        go_backwards=r.go_backwards, dtype=dt)
-
-
-# --------------------------------------------------------------------------- BPTT (the reference)
-
-
-def _sum_outer(P, Q):
-    """sum over steps k and samples n of the outer products P[k, n] Q[k, n]^T.
-
-    P (T, N, I), Q (T, N, J) -> (I, J): one matrix product over the T*N rows (what
-    np.tensordot does, without its Python overhead, which dominates for small models).
-    """
-    return P.reshape(-1, P.shape[-1]).T @ Q.reshape(-1, Q.shape[-1])
-
-
-def _layer_backward(A, B, act, Xp, H, Z, dZ):
-    """One recurrent layer backwards.
-
-    Xp (T, N, D) inputs in step order, H (T, N, M) pre-activations, Z (T+1, N, M)
-    states, dZ (T, N, M) = dL/dz_{k+1} from outside the recursion (readout or the
-    layer above). Returns dA, dB, db, dXp (T, N, D) = dL/dx_k, dz0 (N, M).
-    """
-    S = act.df(H)  # s'(h_k) for every step at once
-    dH = np.empty_like(H)
-    carry = np.zeros_like(Z[0])  # dL/dz_{k+1} through the recursion, A^T delta_{k+1}
-    for k in range(H.shape[0] - 1, -1, -1):
-        dH[k] = (dZ[k] + carry) * S[k]
-        carry = dH[k] @ A
-    dA = _sum_outer(dH, Z[:-1])
-    dB = _sum_outer(dH, Xp)
-    return dA, dB, dH.sum(axis=(0, 1)), dH @ B, carry
-
-
-def _forward_backward(flat: _Flat, vec, Ut, Yt, w, loss: str, rs: bool, z0s, out: np.ndarray | None):
-    """Loss and gradient for time-major input.
-
-    Ut (T, N, D); Yt (T, N, K) when rs else (1, N, K); w broadcastable to Yt; z0s a
-    list of (N, M_j). Writes the gradient into ``out`` (flat, like theta) when given.
-    Returns (loss, dz0s, final states).
-    """
-    layers, C, d = flat.unpack(vec)
-    X, caches, finals = Ut, [], []
-    for (A, B, b, act, gb), z0 in zip(layers, z0s):
-        Xp = X[::-1] if gb else X
-        H, Z, zT = _recur(Xp, A, B, b, act.f, z0, keep=True)
-        caches.append((Xp, H, Z))
-        finals.append(zT)
-        X = Z[1:]  # this layer's outputs, in its step order, are the next layer's input
-    Ztop = caches[-1][2]
-    S = Ztop[1:] if rs else Ztop[-1:]
-    O = S @ C.T + d if C is not None else S
-    Yhat = flat.g.f(O)
-    count = Yt.size
-    total, dY = LOSSES[loss](Yhat - Yt, w)
-    value = total / count
-    if out is None:
-        return value, None, finals
-    dO = dY * flat.g.df(O) / count
-    grads = flat.views(out)
-    if C is not None:
-        grads[-2][:] = _sum_outer(dO, S)
-        grads[-1][:] = dO.sum(axis=(0, 1))
-        dS = dO @ C
-    else:
-        dS = dO
-    dZ = dS if rs else np.concatenate([np.zeros_like(Ztop[2:]), dS])
-    dz0s = [None] * len(layers)
-    for j in range(len(layers) - 1, -1, -1):
-        A, B, _, act, gb = layers[j]
-        Xp, H, Z = caches[j]
-        dA, dB, db, dXp, dz0s[j] = _layer_backward(A, B, act, Xp, H, Z, dZ)
-        grads[3 * j][:], grads[3 * j + 1][:], grads[3 * j + 2][:] = dA, dB, db
-        dZ = dXp[::-1] if gb else dXp  # back into the step order of the layer below
-    return value, dz0s, finals
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _time_major_w(w, rs: bool):
-    """(N,) or (N, T) weights broadcast against time-major (T or 1, N, K) outputs."""
-    if w is None:
-        return np.float64(1.0)
-    return (w.T[:, :, None] if w.ndim == 2 else w[None, :, None])
-
-
-def _z0_list(rnn, z0, N, dtype):
-    if isinstance(rnn, StackedRNN):
-        return rnn._check_z0s(z0, N)
-    return [_check_z0(z0, N, rnn.state_dim, dtype)]
-
-
-def loss_and_grad(rnn, U, Y, *, loss: str = "mse", return_sequences: bool | None = None, z0=None,
-                  sample_weight=None, grad_z0: bool = False):
-    """The loss of ``rnn`` on (U, Y) and its exact gradient, by backpropagation through time.
-
-    U : (N, T, D) inputs.
-    Y : (N, K) targets for many-to-one, (N, T, K) with return_sequences (in the order
-        the model emits outputs: reversed time when go_backwards).
-    loss : "mse" (Keras's mean over every entry), "mae" or "huber" (delta 1).
-    return_sequences : None uses the model's setting.
-    z0 : initial state, (M,) or (N, M) (a list per layer for StackedRNN).
-    sample_weight : (N,) (or (N, T) for sequences), as Keras's ``sample_weight``.
-    grad_z0 : also return dL/dz0 (N, M) in ``grads.z0``.
-
-    Returns ``(loss, grads)``: a float and :class:`Grads` (fields A, B, b, C, d with the
-    parameters' shapes), or :class:`StackedGrads` for a StackedRNN. Computed in the
-    model's dtype (use ``rnn.astype(np.float64)`` for gradient checks).
-
-    >>> rnn = ElmanRNN.init(2, 3, 1, seed=0)
-    >>> L, g = loss_and_grad(rnn, np.ones((4, 5, 2)), np.zeros((4, 1)))
-    >>> g.A.shape, g.B.shape, g.C.shape
-    ((3, 3), (3, 2), (1, 3))
-    """
-    _check_model(rnn)
-    name = _loss_name(loss)
-    rs = rnn.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
-    grad_z0 = _flag(grad_z0, "grad_z0")
-    dt = rnn.dtype
-    U = _check_U(U, rnn.input_dim, dt)
-    N, T, _ = U.shape
-    Yc = _check_Y(Y, N, T, rnn.output_dim, rs, dt)
-    w = _check_weights(sample_weight, N, T, rs, dt)
-    z0s = _z0_list(rnn, z0, N, dt)
-    flat = _Flat(rnn, dt, rs)
-    out = np.zeros_like(flat.theta)
-    Yt = Yc.transpose(1, 0, 2) if rs else Yc[None]
-    value, dz0s, _ = _forward_backward(flat, flat.theta, U.transpose(1, 0, 2), Yt, _time_major_w(w, rs), name, rs, z0s, out)
-    v = flat.views(out)
-    C, d = (v[-2], v[-1]) if flat.has_readout else (None, None)
-    if isinstance(rnn, StackedRNN):
-        layers = tuple(Grads(v[3 * j], v[3 * j + 1], v[3 * j + 2]) for j in range(flat.n_layers))
-        return value, StackedGrads(layers, C, d, dz0s if grad_z0 else None)
-    return value, Grads(v[0], v[1], v[2], C, d, dz0s[0] if grad_z0 else None)
-
-
-# --------------------------------------------------------------------------- fit
+#: The values of fit's ``engine``.
+ENGINES = ("auto", "numpy", "blas", "c")
+#: Up to this many state units "auto" takes the compiled kernel: below it a step is
+#: per-call overhead, which the kernel removes; above it the products dominate, which BLAS does best.
+C_MAX_STATE = 32
 
 
 @dataclass(frozen=True)
@@ -336,9 +86,9 @@ class _Progress:
             self.bar = self.tqdm(total=self.n_batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
                                  unit="batch", disable=None)
 
-    def batch(self):
+    def batch(self, n: int = 1):
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(n)
 
     def end(self, epoch: int, logs: dict, seconds: float, quiet: bool = False):
         if self.bar is not None:
@@ -347,27 +97,6 @@ class _Progress:
         if self.verbose and not quiet:
             parts = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
             print(f"epoch {epoch}/{self.epochs} - {seconds:.2f}s - {parts}")
-
-
-def _engine_for(flat: _Flat, engine: str, tbptt) -> str:
-    if engine not in ("auto", "numpy", "numba"):
-        raise ParameterError(f"engine must be 'auto', 'numpy' or 'numba', got {engine!r}")
-    fast_ok = flat.n_layers == 1 and tbptt is None
-    if engine == "numba":
-        if not fast_ok:
-            raise ParameterError("engine='numba' handles one recurrent layer without tbptt; use engine='numpy'")
-        from . import _fast
-
-        _fast.require_numba()
-        return "numba"
-    if engine == "auto" and fast_ok:
-        from . import _fast
-
-        # Small states are dominated by per-step overhead, where the compiled loop wins;
-        # large ones by matrix products, where NumPy's BLAS does.
-        if _fast.available() and flat.shapes[0][0] <= 24:
-            return "numba"
-    return "numpy"
 
 
 def _optimizer(optimizer, **settings) -> optim.Optimizer:
@@ -414,28 +143,228 @@ def _validation(rnn, U, Y, w, validation_data, validation_split, rs: bool, dt):
     return U[:n_train], Y[:n_train], None if w is None else w[:n_train], U[n_train:], Y[n_train:]
 
 
-def _make_step(flat: _Flat, eng: str, U, Y, w, loss: str, rs: bool, tbptt, grad):
-    """(step, engine): step(idx) -> (loss, gradient) of the batch U[idx], by the compiled
-    kernel when ``eng`` is "numba" and it can be built here, else by the NumPy reference."""
-    if eng == "numba":
-        from . import _fast
+# --------------------------------------------------------------------------- the engines
+
+
+def _engine(flat: Layout, engine, tbptt) -> str:
+    """The engine fit runs: ``engine`` as asked, or auto's choice (see the module)."""
+    if engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    compiled_ok = flat.n_layers == 1 and tbptt is None
+    if engine == "c" and not compiled_ok:
+        raise ParameterError("engine='c' trains one recurrent layer without tbptt; use engine='blas' or 'numpy'")
+    if engine != "auto":
+        return engine
+    if compiled_ok and flat.state_dims()[0] <= C_MAX_STATE and _compiled_available():
+        return "c"
+    return "blas"
+
+
+def _compiled_available() -> bool:
+    try:
+        from . import _compiled
+    except ImportError:  # interim: until the compiled kernel lands
+        return False
+    return _compiled.available()
+
+
+@dataclass
+class _Batches:
+    """The training data time-major (batches are taken along axis 1) and the loss."""
+
+    U: np.ndarray
+    Y: np.ndarray
+    w: np.ndarray | None
+    loss: losses.Loss
+    rs: bool
+    tbptt: int | None
+
+    def __post_init__(self):
+        self.Ut = np.ascontiguousarray(self.U.transpose(1, 0, 2))
+        self.Yt = np.ascontiguousarray(self.Y.transpose(1, 0, 2)) if self.rs else self.Y[None]
+
+    def step(self, flat: Layout, forward_backward, grad: np.ndarray) -> Callable:
+        """step(idx) -> (loss, gradient) of the batch idx by ``forward_backward``."""
+        def step(idx):
+            Ut, Yt = np.take(self.Ut, idx, axis=1), np.take(self.Yt, idx, axis=1)
+            Wt = bptt.time_major_weights(None if self.w is None else self.w[idx], self.rs)
+            if self.tbptt is not None and self.tbptt < Ut.shape[0]:
+                value = bptt.truncated(forward_backward, flat, flat.theta, grad, Ut, Yt, Wt, self.loss, self.rs,
+                                       self.tbptt)
+                return value, grad
+            z0s = bptt.zero_states(flat, Ut.shape[1])
+            value, _, _ = forward_backward(flat, flat.theta, Ut, Yt, Wt, self.loss, self.rs, z0s, grad)
+            return value, grad
+
+        return step
+
+
+def _python_epoch(step: Callable, opt: optim.Optimizer, flat: Layout, progress) -> Callable:
+    """epoch(order, batch_size) -> (loss sum, samples, stop): one step and one update per
+    batch. stop is None, or (1, i): the loss or gradient of batch i not finite, or (2, i):
+    the weights after batch i's update not finite (they are put back as they were)."""
+    theta = flat.theta
+
+    def epoch(order, batch_size):
+        total, seen = 0.0, 0
+        for i in range(-(-len(order) // batch_size)):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            value, g = step(idx)
+            if not (math.isfinite(value) and np.all(np.isfinite(g))):
+                return total, seen, (1, i)
+            last_good = theta.copy()
+            opt.apply(theta, g, flat.segments)
+            if not np.all(np.isfinite(theta)):
+                theta[:] = last_good
+                return total, seen, (2, i)
+            total += value * len(idx)
+            seen += len(idx)
+            progress.batch()
+        return total, seen, None
+
+    return epoch
+
+
+def _compiled_trainer(flat: Layout, data: _Batches):
+    from . import _compiled
+
+    [(A, B, b, act, gb)], C, d = flat.unpack(flat.theta)
+    return _compiled.CompiledTrainer(flat.theta, B.shape[1], A.shape[0], flat.shapes[-1][0], C is not None,
+                                     act.name, flat.g.name, gb, data.rs, data.loss, data.U, data.Y, data.w)
+
+
+def _epoch_runner(flat: Layout, eng: str, data: _Batches, opt: optim.Optimizer, progress) -> tuple[Callable, str]:
+    """(epoch, engine): the epoch function of :func:`_python_epoch`'s form on ``eng``."""
+    grad = np.zeros_like(flat.theta)
+    if eng == "c":
+        from . import _compiled
 
         try:
-            return _fast.make_step(flat, U, Y, w, loss, rs), "numba"
-        except _fast.KernelUnavailable as exc:
-            # A compiled-kernel problem (no cache folder, a numba/LLVM fault) never stops
-            # training: the NumPy reference computes the same gradients.
-            warnings.warn(f"the compiled training kernel is unavailable here ({exc}); training with the "
-                          "NumPy path instead (same results, slower for small models)", FastPathWarning,
-                          stacklevel=3)
-    Ut_all = np.ascontiguousarray(U.transpose(1, 0, 2))  # time-major, batches taken along axis 1
-    Yt_all = np.ascontiguousarray(Y.transpose(1, 0, 2)) if rs else Y[None]
+            trainer = _compiled_trainer(flat, data)
+        except _compiled.KernelUnavailable as exc:
+            # A kernel problem (not built, not loadable) never stops training: the NumPy
+            # engines compute the same gradients.
+            warnings.warn(f"the compiled training kernel is unavailable here ({exc}); training with "
+                          "engine='blas' instead (same results, slower for small models)", FastPathWarning,
+                          stacklevel=4)
+            eng = "blas"
+        else:
+            if trainer.supports(opt):
+                def epoch(order, batch_size):
+                    total, seen, kind, batch = trainer.epoch(order, batch_size, opt)
+                    progress.batch(-(-seen // batch_size))
+                    return total, seen, (kind, batch) if kind else None
 
-    def step(idx):
-        Wt = _time_major_w(None if w is None else w[idx], rs)
-        return _numpy_step(flat, flat.theta, grad, Ut_all[:, idx], Yt_all[:, idx], Wt, loss, rs, tbptt)
+                return epoch, "c"
+            return _python_epoch(trainer.loss_grad, opt, flat, progress), "c"
+    fb = Engine(flat) if eng == "blas" else bptt.forward_backward
+    return _python_epoch(data.step(flat, fb, grad), opt, flat, progress), eng
 
-    return step, "numpy"
+
+# --------------------------------------------------------------------------- the epoch loop
+
+
+class _Monitor:
+    """Early stopping on ``key`` (val_loss, or loss without validation data), and the
+    best epoch's weights for ``restore_best_weights``."""
+
+    def __init__(self, theta: np.ndarray, key: str, patience: int | None, min_delta: float):
+        self.key, self.patience, self.min_delta = key, patience, min_delta
+        self.best, self.best_theta, self.best_epoch, self.waited = math.inf, theta.copy(), None, 0
+
+    def update(self, epoch: int, logs: dict, theta: np.ndarray) -> str:
+        """Record the epoch; a message when it is time to stop, else ""."""
+        current = logs[self.key]
+        if current < self.best - self.min_delta:
+            self.best, self.best_theta, self.best_epoch, self.waited = current, theta.copy(), epoch, 0
+        elif self.patience is not None:
+            self.waited += 1
+            if self.waited >= self.patience:
+                return f"early stopping at epoch {epoch}: {self.key} has not improved for {self.patience} epochs"
+        return ""
+
+
+def _divergence(stop, epoch: int, opt: optim.Optimizer, Y: np.ndarray) -> str:
+    kind, i = stop
+    what = "the loss or its gradient" if kind == 1 else "the weights"
+    cause = (f"learning rate {opt.learning_rate:g} too high?" if (epoch, i) != (1, 0) else
+             f"on the very first batch: check the scale of U and Y (max |Y| = {float(np.max(np.abs(Y))):.3g}) "
+             f"and the learning rate {opt.learning_rate:g}")
+    return (f"training stopped at epoch {epoch}, batch {i + 1}: {what} became NaN or inf ({cause}); "
+            "the last finite model is returned")
+
+
+def _train(epoch_fn, flat: Layout, opt, s: dict, Y, evaluate, progress, monitor: _Monitor):
+    """The epoch loop: (history, epoch at which it stopped or None, message)."""
+    history: dict[str, list] = {"loss": []}
+    if evaluate is not None:
+        history["val_loss"] = []
+    rng = _rng(s["seed"])
+    N = len(Y)
+    # Divergence is caught by the NaN guard; NumPy's overflow warnings add nothing.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for epoch in range(1, s["epochs"] + 1):
+            t_epoch = time.perf_counter()
+            order = rng.permutation(N) if s["shuffle"] else np.arange(N)
+            progress.start(epoch)
+            total, seen, stop = epoch_fn(order, s["batch_size"])
+            if stop is not None:
+                progress.end(epoch, {}, time.perf_counter() - t_epoch, quiet=True)
+                message = _divergence(stop, epoch, opt, Y)
+                warnings.warn(message, DivergenceWarning, stacklevel=3)
+                return history, epoch, message
+            logs = {"loss": total / seen}
+            if evaluate is not None:
+                logs["val_loss"] = evaluate()
+            for key, value in logs.items():
+                history[key].append(value)
+            progress.end(epoch, logs, time.perf_counter() - t_epoch)
+            message = monitor.update(epoch, logs, flat.theta)
+            if message:
+                return history, epoch, message
+    return history, None, ""
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _settings(rnn, epochs, batch_size, verbose, patience, restore_best_weights, min_delta, shuffle, tbptt,
+              seed) -> dict:
+    """The loop's settings, each checked (a ParameterError names the wrong one)."""
+    if verbose not in (0, 1, 2, False, True):
+        raise ParameterError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(min_delta) or min_delta < 0:
+        raise ParameterError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+    if tbptt is not None:
+        tbptt = _count(tbptt, "tbptt")
+        layers = rnn.layers if isinstance(rnn, StackedRNN) else [rnn]
+        if any(l.go_backwards for l in layers):
+            raise ParameterError("tbptt cannot be used with go_backwards layers (the chunks run forward in time)")
+    _rng(seed)  # checked now, drawn from in the loop
+    return dict(epochs=_count(epochs, "epochs"), batch_size=_count(batch_size, "batch_size"), verbose=int(verbose),
+                patience=None if patience is None else _count(patience, "patience"),
+                restore_best_weights=_flag(restore_best_weights, "restore_best_weights"), min_delta=float(min_delta),
+                shuffle=_flag(shuffle, "shuffle"), tbptt=tbptt, seed=seed)
+
+
+def _inputs(rnn, U, Y, sample_weight, return_sequences, dtype):
+    """(U, Y, w, rs, dtype) checked against the model, in the training precision."""
+    dt = rnn.dtype if dtype is None else _as_dtype(dtype)
+    rs = rnn.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
+    U = _check_U(U, rnn.input_dim, dt)
+    N, T, _ = U.shape
+    return U, _check_Y(Y, N, T, rnn.output_dim, rs, dt), _check_weights(sample_weight, N, T, rs, dt), rs, dt
+
+
+def _evaluator(flat: Layout, U_val, Y_val, loss, rs: bool):
+    """The validation loss of the current weights (reference forward pass), or None."""
+    if U_val is None:
+        return None
+    Ut = U_val.transpose(1, 0, 2)
+    Yt = Y_val.transpose(1, 0, 2) if rs else Y_val[None]
+    z0s = bptt.zero_states(flat, U_val.shape[0])
+    return lambda: float(bptt.forward_backward(flat, flat.theta, Ut, Yt, 1.0, loss, rs, z0s, None)[0])
 
 
 def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", learning_rate: float | None = None,
@@ -452,166 +381,41 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     optimizer : "adam" (default), "rmsprop", "sgd" or an :mod:`elman.optim` optimizer;
         for a name, ``learning_rate`` (None: 1e-3) and ``optimizer_options`` (momentum,
         nesterov, rho, beta_1, beta_2, epsilon, centered) are passed on, and clipnorm /
-        clipvalue / global_clipnorm act as in Keras. Defaults are Keras's (Adam 1e-3,
-        beta 0.9/0.999, epsilon 1e-7). An optimizer instance carries its own settings:
-        giving any of these beside it is an error, not silently ignored.
+        clipvalue / global_clipnorm act as in Keras. An optimizer instance carries its
+        own settings: giving any of these beside it is an error, not silently ignored.
     validation_data : (U_val, Y_val); or ``validation_split``, the last fraction of the
         samples (taken before shuffling, as Keras does).
-    patience : early stopping after that many epochs without improvement of val_loss
-        (loss when there is no validation data) by more than ``min_delta``;
-        ``restore_best_weights`` returns the best epoch's model.
-    tbptt : truncated backpropagation through time: the sequence is cut into chunks of
-        that many steps, the state is carried from chunk to chunk, and the gradient does
-        not flow back across a chunk's start (for long sequences).
-    engine : "numpy" (the reference), "numba" (compiled loop, one layer) or "auto".
+    patience, min_delta, restore_best_weights : early stopping on val_loss (loss
+        without validation data), and the best epoch's model returned.
+    tbptt : truncated BPTT in chunks of that many steps, the state carried from chunk
+        to chunk, the gradient stopped at each chunk's start (for long sequences).
+    engine : "auto", "numpy" (the reference), "blas" or "c" (see the module); the one
+        that ran is ``FitResult.engine``.
     dtype : the training precision; by default the model's.
 
     If the loss or the weights become NaN or inf, training stops with a
     :class:`~elman.errors.DivergenceWarning` and the last finite model is returned.
     """
     _check_model(rnn)
-    epochs = _count(epochs, "epochs")
-    batch_size = _count(batch_size, "batch_size")
-    if verbose not in (0, 1, 2, False, True):
-        raise ParameterError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    name = _loss_name(loss)
-    dt = rnn.dtype if dtype is None else _as_dtype(dtype)
-    rs = rnn.return_sequences if return_sequences is None else _flag(return_sequences, "return_sequences")
-    U = _check_U(U, rnn.input_dim, dt)
-    N, T, _ = U.shape
-    Y = _check_Y(Y, N, T, rnn.output_dim, rs, dt)
-    w = _check_weights(sample_weight, N, T, rs, dt)
-    if tbptt is not None:
-        tbptt = _count(tbptt, "tbptt")
-        layers = rnn.layers if isinstance(rnn, StackedRNN) else [rnn]
-        if any(l.go_backwards for l in layers):
-            raise ParameterError("tbptt cannot be used with go_backwards layers (the chunks run forward in time)")
-    if patience is not None:
-        patience = _count(patience, "patience")
-    restore_best_weights = _flag(restore_best_weights, "restore_best_weights")
-    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(min_delta) or min_delta < 0:
-        raise ParameterError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-    shuffle = _flag(shuffle, "shuffle")
+    s = _settings(rnn, epochs, batch_size, verbose, patience, restore_best_weights, min_delta, shuffle, tbptt, seed)
+    lossfn = losses.get(loss)
+    U, Y, w, rs, dt = _inputs(rnn, U, Y, sample_weight, return_sequences, dtype)
     opt = _optimizer(optimizer, learning_rate=learning_rate, clipnorm=clipnorm, clipvalue=clipvalue,
                      global_clipnorm=global_clipnorm, **optimizer_options)
-
     U, Y, w, U_val, Y_val = _validation(rnn, U, Y, w, validation_data, validation_split, rs, dt)
-    N = U.shape[0]
-
-    flat = _Flat(rnn, dt, rs)
-    eng = _engine_for(flat, engine, tbptt)
-    theta, grad = flat.theta, np.zeros_like(flat.theta)
-    rng = _rng(seed)
-    n_batches = -(-N // batch_size)
-
-    step, eng = _make_step(flat, eng, U, Y, w, name, rs, tbptt, grad)
-
-    def evaluate(Uv, Yv) -> float:
-        Yvt = Yv.transpose(1, 0, 2) if rs else Yv[None]
-        z0s = _zero_states(flat, Uv.shape[0])
-        return _forward_backward(flat, theta, Uv.transpose(1, 0, 2), Yvt, np.float64(1.0), name, rs, z0s, None)[0]
-
-    history: dict[str, list] = {"loss": []}
-    if U_val is not None:
-        history["val_loss"] = []
-    progress = _Progress(int(verbose), epochs, n_batches)
-    monitor = "val_loss" if U_val is not None else "loss"
-    best, best_theta, best_epoch, waited = math.inf, theta.copy(), None, 0
-    stopped, message = None, ""
+    flat = Layout(rnn, dt, rs)
+    progress = _Progress(s["verbose"], s["epochs"], -(-U.shape[0] // s["batch_size"]))
+    epoch_fn, eng = _epoch_runner(flat, _engine(flat, engine, s["tbptt"]), _Batches(U, Y, w, lossfn, rs, s["tbptt"]),
+                                  opt, progress)
+    monitor = _Monitor(flat.theta, "val_loss" if U_val is not None else "loss", s["patience"], s["min_delta"])
     t_start = time.perf_counter()
-    # Divergence is caught by the NaN guard below; NumPy's overflow warnings add nothing.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for epoch in range(1, epochs + 1):
-            t_epoch = time.perf_counter()
-            order = rng.permutation(N) if shuffle else np.arange(N)
-            progress.start(epoch)
-            total, seen = 0.0, 0
-            for i in range(n_batches):
-                idx = order[i * batch_size:(i + 1) * batch_size]
-                value, g = step(idx)
-                if not (math.isfinite(value) and np.all(np.isfinite(g))):
-                    what = "the loss or its gradient"
-                else:
-                    last_good = theta.copy()
-                    opt.apply(theta, g, flat.segments)
-                    if np.all(np.isfinite(theta)):
-                        total += value * len(idx)
-                        seen += len(idx)
-                        progress.batch()
-                        continue
-                    theta[:] = last_good
-                    what = "the weights"
-                stopped = epoch
-                cause = (f"learning rate {opt.learning_rate:g} too high?" if (epoch, i) != (1, 0) else
-                         f"on the very first batch: check the scale of U and Y (max |Y| = "
-                         f"{float(np.max(np.abs(Y))):.3g}) and the learning rate {opt.learning_rate:g}")
-                message = (f"training stopped at epoch {epoch}, batch {i + 1}: {what} became NaN or inf "
-                           f"({cause}); the last finite model is returned")
-                break
-            if stopped:
-                progress.end(epoch, {}, time.perf_counter() - t_epoch, quiet=True)
-                warnings.warn(message, DivergenceWarning, stacklevel=2)
-                break
-            logs = {"loss": total / seen}
-            history["loss"].append(logs["loss"])
-            if U_val is not None:
-                logs["val_loss"] = float(evaluate(U_val, Y_val))
-                history["val_loss"].append(logs["val_loss"])
-            progress.end(epoch, logs, time.perf_counter() - t_epoch)
-            current = logs[monitor]
-            if current < best - min_delta:
-                best, best_theta, best_epoch, waited = current, theta.copy(), epoch, 0
-            elif patience is not None:
-                waited += 1
-                if waited >= patience:
-                    stopped = epoch
-                    message = f"early stopping at epoch {epoch}: {monitor} has not improved for {patience} epochs"
-                    break
+    history, stopped, message = _train(epoch_fn, flat, opt, s, Y, _evaluator(flat, U_val, Y_val, lossfn, rs),
+                                       progress, monitor)
     seconds = time.perf_counter() - t_start
-    final = best_theta if (restore_best_weights and best_epoch is not None) else theta
-    config = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "loss": name,
-              "shuffle": shuffle, "tbptt": tbptt, "engine": eng, "dtype": np.dtype(dt).name}
-    if message and verbose:
+    final = monitor.best_theta if (s["restore_best_weights"] and monitor.best_epoch is not None) else flat.theta
+    config = {"epochs": s["epochs"], "batch_size": s["batch_size"], "optimizer": opt.config(), "loss": lossfn.name,
+              "shuffle": s["shuffle"], "tbptt": s["tbptt"], "engine": eng, "dtype": np.dtype(dt).name}
+    if message and s["verbose"]:
         print(message)
-    return FitResult(flat.model(final.copy(), dtype=rnn.dtype), history, stopped, message, best_epoch, seconds, eng,
-                     config)
-
-
-def _zero_states(flat: _Flat, N: int) -> list[np.ndarray]:
-    return [np.zeros((N, flat.shapes[3 * j][0]), flat.dtype) for j in range(flat.n_layers)]
-
-
-def _numpy_step(flat, theta, grad, Ut, Yt, Wt, loss, rs, tbptt):
-    """(loss, gradient) of one batch with the reference BPTT (all layers)."""
-    z0s = _zero_states(flat, Ut.shape[1])
-    if tbptt is None or tbptt >= Ut.shape[0]:
-        value, _, _ = _forward_backward(flat, theta, Ut, Yt, Wt, loss, rs, z0s, grad)
-        return value, grad
-    # Truncated BPTT: chunks of tbptt steps, the state carried between them but not
-    # differentiated through (the gradient stops at each chunk's start); the chunks'
-    # gradients, weighted as their share of the loss, make the batch's one update.
-    T = Ut.shape[0]
-    acc = np.zeros_like(grad)
-    value = 0.0
-    for start in range(0, T, tbptt):
-        sl = slice(start, min(start + tbptt, T))
-        if rs:
-            Wc = Wt if np.ndim(Wt) == 0 or Wt.shape[0] == 1 else Wt[sl]
-            v, _, finals = _forward_backward(flat, theta, Ut[sl], Yt[sl], Wc, loss, True, z0s, grad)
-            value += v * (sl.stop - sl.start) / T
-            acc += grad * (sl.stop - sl.start) / T
-        elif sl.stop == T:
-            v, _, finals = _forward_backward(flat, theta, Ut[sl], Yt, Wt, loss, False, z0s, grad)
-            value += v
-            acc += grad
-        else:  # many-to-one: earlier chunks only move the state forward
-            layers, _, _ = flat.unpack(theta)
-            X, finals = Ut[sl], []
-            for (A, B, b, act, gb), z0 in zip(layers, z0s):
-                _, Z, zT = _recur(X, A, B, b, act.f, z0, keep=True)
-                finals.append(zT)
-                X = Z[1:]
-        z0s = [f.copy() for f in finals]
-    grad[:] = acc
-    return value, grad
+    return FitResult(flat.model(final.copy(), dtype=rnn.dtype), history, stopped, message, monitor.best_epoch,
+                     seconds, eng, config)
