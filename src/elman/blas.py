@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses
-from .bptt import Layout
+from .bptt import Layout, readout
 
 __all__ = ["Engine"]
 
@@ -93,22 +93,10 @@ class Engine:
             X = buf.Z[1:]  # this layer's outputs, in its step order, feed the next layer
         Ztop = bufs[-1].Z
         finals = [buf.Z[-1] for buf in bufs]
-        S = Ztop[1:] if rs else Ztop[-1:]
-        O = S @ C.T + d if C is not None else S
-        Yhat = flat.g.f(O)
-        count = Yt.size
-        total, dY = loss(Yhat - Yt, w)
-        value = total / count
+        grads = None if out is None else flat.views(out)
+        value, dS = readout(flat, Ztop[1:] if rs else Ztop[-1:], C, d, Yt, w, loss, grads)
         if out is None:
             return value, None, finals
-        dO = dY * flat.g.df(O) / count
-        grads = flat.views(out)
-        if C is not None:
-            np.matmul(dO.reshape(-1, dO.shape[-1]).T, S.reshape(-1, S.shape[-1]), out=grads[-2])
-            np.sum(dO, axis=(0, 1), out=grads[-1])
-            dS = dO @ C
-        else:
-            dS = dO
         dz0s = [None] * len(layers)
         dZ, last = (dS, None) if rs else (None, dS[0])
         for j in range(len(layers) - 1, -1, -1):

@@ -37,7 +37,7 @@ from .stacked import StackedRNN, from_layers, initial_states
 from .validation import _check_model, _check_U, _check_weights, _check_Y, _flag
 
 __all__ = ["Grads", "StackedGrads", "Layout", "loss_and_grad", "forward_backward", "truncated",
-           "time_major_weights", "zero_states"]
+           "time_major_weights", "zero_states", "readout"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,23 @@ def _layer_backward(A, B, act, Xp, H, Z, dZ):
     return dA, dB, dH.sum(axis=(0, 1)), dH @ B, carry
 
 
+def readout(flat: Layout, S, C, d, Yt, w, loss: losses.Loss, grads=None):
+    """The readout y = g(C s + d) of the states S (T', N, M) that have targets Yt
+    (T', N, K), and the loss. With ``grads`` (the views of a gradient vector) also
+    dL/dC and dL/dd into them. Returns (loss, dL/dS or None)."""
+    O = S @ C.T + d if C is not None else S
+    count = Yt.size
+    total, dY = loss(flat.g.f(O) - Yt, w)
+    if grads is None:
+        return total / count, None
+    dO = dY * flat.g.df(O) / count
+    if C is None:
+        return total / count, dO
+    grads[-2][:] = _sum_outer(dO, S)
+    grads[-1][:] = dO.sum(axis=(0, 1))
+    return total / count, dO @ C
+
+
 def forward_backward(flat: Layout, vec, Ut, Yt, w, loss: losses.Loss, rs: bool, z0s, out: np.ndarray | None):
     """Loss and gradient for time-major input.
 
@@ -162,22 +179,10 @@ def forward_backward(flat: Layout, vec, Ut, Yt, w, loss: losses.Loss, rs: bool, 
         finals.append(zT)
         X = Z[1:]  # this layer's outputs, in its step order, are the next layer's input
     Ztop = caches[-1][2]
-    S = Ztop[1:] if rs else Ztop[-1:]
-    O = S @ C.T + d if C is not None else S
-    Yhat = flat.g.f(O)
-    count = Yt.size
-    total, dY = loss(Yhat - Yt, w)
-    value = total / count
+    grads = None if out is None else flat.views(out)
+    value, dS = readout(flat, Ztop[1:] if rs else Ztop[-1:], C, d, Yt, w, loss, grads)
     if out is None:
         return value, None, finals
-    dO = dY * flat.g.df(O) / count
-    grads = flat.views(out)
-    if C is not None:
-        grads[-2][:] = _sum_outer(dO, S)
-        grads[-1][:] = dO.sum(axis=(0, 1))
-        dS = dO @ C
-    else:
-        dS = dO
     dZ = dS if rs else np.concatenate([np.zeros_like(Ztop[2:]), dS])
     dz0s = [None] * len(layers)
     for j in range(len(layers) - 1, -1, -1):

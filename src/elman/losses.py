@@ -89,5 +89,6 @@ def get(loss) -> Loss:
         return loss
     name = ALIASES.get(loss, loss) if isinstance(loss, str) else None
     if name not in LOSSES:
-        raise ParameterError(f"loss must be one of {sorted(LOSSES)} (or {sorted(ALIASES)}), got {loss!r}")
+        raise ParameterError(f"loss must be one of {sorted(LOSSES)}, got {loss!r} (Keras's long names "
+                             f"{', '.join(sorted(ALIASES))} are accepted too)")
     return LOSSES[name]

@@ -30,6 +30,7 @@ from . import bptt, losses, optim
 from .blas import Engine
 from .bptt import Grads, Layout, StackedGrads, loss_and_grad
 from .errors import DivergenceWarning, FastPathWarning, ParameterError
+from .progress import Progress
 from .stacked import StackedRNN
 from .validation import _as_dtype, _check_model, _check_U, _check_weights, _check_Y, _count, _flag, _rng
 
@@ -63,40 +64,6 @@ class FitResult:
     seconds: float = 0.0
     engine: str = "numpy"
     config: dict = field(default_factory=dict)
-
-
-class _Progress:
-    """A progress bar per epoch (tqdm when installed), or one line per epoch."""
-
-    def __init__(self, verbose: int, epochs: int, n_batches: int):
-        self.verbose, self.epochs, self.n_batches = verbose, epochs, n_batches
-        self.bar = None
-        self.tqdm = None
-        if verbose == 1:
-            try:
-                from tqdm.auto import tqdm
-
-                self.tqdm = tqdm
-            except ImportError:  # a plain line per epoch instead
-                pass
-
-    def start(self, epoch: int):
-        if self.tqdm is not None:
-            # disable=None: a bar only on a terminal; a log file gets the epoch lines alone.
-            self.bar = self.tqdm(total=self.n_batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
-                                 unit="batch", disable=None)
-
-    def batch(self, n: int = 1):
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def end(self, epoch: int, logs: dict, seconds: float, quiet: bool = False):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.verbose and not quiet:
-            parts = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
-            print(f"epoch {epoch}/{self.epochs} - {seconds:.2f}s - {parts}")
 
 
 def _optimizer(optimizer, **settings) -> optim.Optimizer:
@@ -404,7 +371,7 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
                      global_clipnorm=global_clipnorm, **optimizer_options)
     U, Y, w, U_val, Y_val = _validation(rnn, U, Y, w, validation_data, validation_split, rs, dt)
     flat = Layout(rnn, dt, rs)
-    progress = _Progress(s["verbose"], s["epochs"], -(-U.shape[0] // s["batch_size"]))
+    progress = Progress(s["verbose"], s["epochs"], -(-U.shape[0] // s["batch_size"]))
     epoch_fn, eng = _epoch_runner(flat, _engine(flat, engine, s["tbptt"]), _Batches(U, Y, w, lossfn, rs, s["tbptt"]),
                                   opt, progress)
     monitor = _Monitor(flat.theta, "val_loss" if U_val is not None else "loss", s["patience"], s["min_delta"])
