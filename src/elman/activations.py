@@ -46,11 +46,21 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 @dataclass(frozen=True)
 class Activation:
-    """An element-wise activation: ``f`` and its derivative ``df``, by Keras name."""
+    """An element-wise activation: ``f`` and its derivative ``df``, by Keras name.
+
+    ``c_f`` / ``c_df`` are the same two functions as C expressions in the double ``x``
+    (``<math.h>`` and the constants of ``C_CONSTANTS``), from which the compiled
+    training kernel's activation switch is generated (``python -m elman._gen_ckernel``);
+    None for an activation the kernel does not know. ``c_df`` may also read ``y``, the
+    value f(x) that the forward pass stored, where the derivative is a function of it
+    (tanh: 1 - y^2, the same number as 1 - tanh(x)^2 without a second tanh).
+    """
 
     name: str
     f: Callable[[Array], Array]
     df: Callable[[Array], Array]
+    c_f: str | None = None
+    c_df: str | None = None
 
     def __call__(self, x: Array) -> Array:
         return self.f(x)
@@ -173,23 +183,43 @@ def _dleaky_relu(x: Array) -> Array:
     return np.where(x > 0, 1, _LEAKY_SLOPE).astype(x.dtype)
 
 
+#: The constants the C expressions use, by their C names; the generated header defines
+#: each with its double value written by repr() (the same double, digit for digit).
+C_CONSTANTS = {
+    "ELMAN_SELU_ALPHA": _SELU_ALPHA,
+    "ELMAN_SELU_SCALE": _SELU_SCALE,
+    "ELMAN_LEAKY_SLOPE": _LEAKY_SLOPE,
+    "ELMAN_INV_SQRT2": _INV_SQRT2,
+    "ELMAN_INV_SQRT2PI": _INV_SQRT2PI,
+}
+
+# The sigmoid's two branches in C, as _sigmoid: exp of -|x| only, never overflowing.
+_C_SIG = "(x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)))"
+
 _REGISTRY = {
     a.name: a
     for a in (
-        Activation("linear", _linear, _ones_like),
-        Activation("tanh", np.tanh, _dtanh),
-        Activation("relu", _relu, _step),
-        Activation("sigmoid", _sigmoid, _dsigmoid),
-        Activation("hard_sigmoid", _hard_sigmoid, _dhard_sigmoid),
-        Activation("softplus", _softplus, _sigmoid),
-        Activation("softsign", _softsign, _dsoftsign),
-        Activation("elu", _elu, _delu),
-        Activation("selu", _selu, _dselu),
-        Activation("exponential", np.exp, np.exp),
-        Activation("silu", _silu, _dsilu),
-        Activation("gelu", _gelu, _dgelu),
-        Activation("relu6", _relu6, _drelu6),
-        Activation("leaky_relu", _leaky_relu, _dleaky_relu),
+        Activation("linear", _linear, _ones_like, "x", "1.0"),
+        Activation("tanh", np.tanh, _dtanh, "tanh(x)", "1.0 - y * y"),
+        # x < 0 ? 0 : x keeps a NaN a NaN, as np.maximum does.
+        Activation("relu", _relu, _step, "(x < 0 ? 0.0 : x)", "(x > 0 ? 1.0 : 0.0)"),
+        Activation("sigmoid", _sigmoid, _dsigmoid, _C_SIG, "y * (1.0 - y)"),
+        Activation("hard_sigmoid", _hard_sigmoid, _dhard_sigmoid, "fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0",
+                   "(x > -3.0 && x < 3.0 ? 1.0 / 6.0 : 0.0)"),
+        # np.logaddexp(0, x), branch for branch.
+        Activation("softplus", _softplus, _sigmoid, "fmax(x, 0.0) + log1p(exp(-fabs(x)))", _C_SIG),
+        Activation("softsign", _softsign, _dsoftsign, "x / (1.0 + fabs(x))",
+                   "1.0 / ((1.0 + fabs(x)) * (1.0 + fabs(x)))"),
+        Activation("elu", _elu, _delu, "(x > 0 ? x : expm1(x))", "(x > 0 ? 1.0 : exp(x))"),
+        Activation("selu", _selu, _dselu, "ELMAN_SELU_SCALE * (x > 0 ? x : ELMAN_SELU_ALPHA * expm1(x))",
+                   "ELMAN_SELU_SCALE * (x > 0 ? 1.0 : ELMAN_SELU_ALPHA * exp(x))"),
+        Activation("exponential", np.exp, np.exp, "exp(x)", "y"),
+        Activation("silu", _silu, _dsilu, f"x * {_C_SIG}", f"{_C_SIG} * (1.0 + x * (1.0 - {_C_SIG}))"),
+        Activation("gelu", _gelu, _dgelu, "0.5 * x * erfc(-x * ELMAN_INV_SQRT2)",
+                   "0.5 * erfc(-x * ELMAN_INV_SQRT2) + x * (ELMAN_INV_SQRT2PI * exp(-0.5 * x * x))"),
+        Activation("relu6", _relu6, _drelu6, "fmin(fmax(x, 0.0), 6.0)", "(x > 0 && x < 6.0 ? 1.0 : 0.0)"),
+        Activation("leaky_relu", _leaky_relu, _dleaky_relu, "(x > 0 ? x : ELMAN_LEAKY_SLOPE * x)",
+                   "(x > 0 ? 1.0 : ELMAN_LEAKY_SLOPE)"),
     )
 }
 

@@ -101,11 +101,33 @@ class Optimizer:
         if segments is None:
             segments = [slice(0, params.size)]
         g = self._clip(grads, segments)
+        self._ensure_built(params)
+        self._update(params, g)
+        self.iterations += 1
+
+    #: The names of the state vectors (``_m``, ``_v``, ... on the instance).
+    _SLOTS: tuple[str, ...] = ()
+
+    def _ensure_built(self, params: np.ndarray) -> None:
         if not hasattr(self, "_state_size") or self._state_size != params.size:
             self._build(params)
             self._state_size = params.size
-        self._update(params, g)
-        self.iterations += 1
+
+    def slots(self, params: np.ndarray) -> dict[str, np.ndarray]:
+        """The state vectors for ``params`` (built as zeros if not built yet), by name:
+        the arrays the updates change in place ("m" for SGD; "v", "a", "m" for RMSprop;
+        "m", "v" for Adam), so that whoever updates them (the compiled kernel) and the
+        next :meth:`apply` continue from the same state. Vectors built for a vector of
+        another dtype are converted to ``params``'s dtype."""
+        self._ensure_built(params)
+        out = {}
+        for name in self._SLOTS:
+            arr = getattr(self, "_" + name)
+            if arr.dtype != params.dtype:
+                arr = arr.astype(params.dtype)
+                setattr(self, "_" + name, arr)
+            out[name] = arr
+        return out
 
     def _build(self, params: np.ndarray) -> None:  # pragma: no cover - overridden
         pass
@@ -123,6 +145,8 @@ class SGD(Optimizer):
         super().__init__(learning_rate, **clip)
         self.momentum = _fraction("momentum", momentum)
         self.nesterov = _flag(nesterov, "nesterov")
+
+    _SLOTS = ("m",)
 
     def _build(self, p):
         self._m = np.zeros_like(p)
@@ -150,6 +174,8 @@ class RMSprop(Optimizer):
         self.epsilon = _positive("epsilon", epsilon)
         self.centered = _flag(centered, "centered")
 
+    _SLOTS = ("v", "a", "m")
+
     def _build(self, p):
         self._v, self._a, self._m = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
 
@@ -176,6 +202,8 @@ class Adam(Optimizer):
         self.beta_1 = _fraction("beta_1", beta_1)
         self.beta_2 = _fraction("beta_2", beta_2)
         self.epsilon = _positive("epsilon", epsilon)
+
+    _SLOTS = ("m", "v")
 
     def _build(self, p):
         self._m, self._v = np.zeros_like(p), np.zeros_like(p)
