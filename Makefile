@@ -10,7 +10,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# setup.py builds the C training kernel (src/elman/_ckernel.c) at install: a change to
+# it or to its generated tables reinstalls.
+$(STAMP): $(BIN)/python pyproject.toml setup.py src/elman/_ckernel.c src/elman/_ckernel_tables.h
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -25,4 +27,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info src/elman/*.so

@@ -70,7 +70,7 @@ def test_fast_engines_equal_reference(i):
     kw = dict(epochs=2, batch_size=8, seed=i, verbose=0, loss=loss, sample_weight=w, learning_rate=0.01)
     ref = elman.fit(model, U, Y, engine="numpy", **kw)
     assert np.max(np.abs(_params(ref.model)[0] - _params(model)[0])) > 1e-4  # it trained
-    engines = ["blas"] if stacked else ["blas"]  # TEMP
+    engines = ["blas"] if stacked else ["blas", "c"]
     for engine in engines:
         res = elman.fit(model, U, Y, engine=engine, **kw)
         assert res.engine == engine

@@ -84,8 +84,8 @@ class DivergenceWarning(ElmanWarning, RuntimeWarning):
 
 
 class FastPathWarning(ElmanWarning, RuntimeWarning):
-    """The compiled (numba) training kernel could not be built or cached; the NumPy
-    reference path is used instead (same results, slower for small models)."""
+    """The compiled training kernel (built at install) is missing or cannot be loaded; the
+    NumPy engine is used instead (same results, slower for small models)."""
 
 
 class StateWarning(ElmanWarning):
@@ -121,3 +121,18 @@ def as_path(path):
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     return Path(path)
+
+
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message on one line, for a one-line error: an operating system
+    error by its reason and file (``No such file or directory: 'x'``), anything else by
+    its message with line breaks folded; cut to ``limit`` characters when given.
+
+    >>> one_line(ValueError("two\\nlines"))
+    'two lines'
+    """
+    if isinstance(exc, OSError) and not isinstance(exc, ElmanError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename!r}" if exc.filename else exc.strerror
+    else:
+        text = " ".join(str(exc).split())
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
