@@ -408,10 +408,10 @@ def test_safety_net_turns_any_other_error_into_a_model_file_error(tmp_path, base
     def boom(*args):
         raise exc
 
-    monkeypatch.setattr("elman.io._check_shapes", boom)
+    monkeypatch.setattr("elman._npz.check_shapes", boom)
     with pytest.raises(ModelFileError, match=rf"^'.*m\.npz' is not a readable elman model: {pattern}"):
         elman.load(path)
-    monkeypatch.setattr("elman.io._check_meta", boom)
+    monkeypatch.setattr("elman._npz.check_meta", boom)
     with pytest.raises(ModelFileError, match=pattern):
         load_metadata(path)
 

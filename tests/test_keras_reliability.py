@@ -127,7 +127,7 @@ def test_mixed_precision_is_refused_before_any_weight_is_read(keras, U, case, mo
     # Keras rounds to half precision.
     assert max_err(model.predict(U, verbose=0), naive(model).predict(U))[1] > TOL32
     name = {"rnn": "rnn", "dense": "readout", "dropout": "drop"}[case.split()[0]]
-    monkeypatch.setattr(elman.keras, "_np", lambda v: pytest.fail("a weight was read before the check"))
+    monkeypatch.setattr("elman.keras.to_numpy", lambda v: pytest.fail("a weight was read before the check"))
     with pytest.raises(UnsupportedModelError) as info:
         elman.from_keras(model)
     msg = short(info)

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 
-from .errors import ElmanError
+from .errors import ElmanError, one_line
 from .io import is_model_file
+from .workflow import ENGINES
 
 __all__ = ["main"]
 
@@ -55,7 +56,7 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from .keras import _stateful_layers
+    from .keras import stateful_layers
     from .model import StackedRNN
 
     rnn, kmodel = _load_any(args.model)
@@ -66,7 +67,7 @@ def _cmd_inspect(args) -> int:
     print(f"  K (output_dim) = {rnn.output_dim}")
     print(f"  return_sequences = {rnn.return_sequences}")
     if kmodel is not None:
-        print(f"  stateful = {bool(_stateful_layers(kmodel))}")
+        print(f"  stateful = {bool(stateful_layers(kmodel))}")
     for j, l in enumerate(layers):
         tag = f"layer {j}: " if len(layers) > 1 else ""
         print(f"  {tag}z' = {l.activation}(A z + B u + b)" + ("   [go_backwards]" if l.go_backwards else ""))
@@ -104,7 +105,7 @@ def _cmd_train(args) -> int:
         print(f"elman train: warning: {r['diverged']}; try a smaller --learning-rate", file=sys.stderr)
     m = r["metrics"]
     print(f"\n{r['data']}: SimpleRNN({cfg.hidden}, {cfg.activation}) + Dense(1, {cfg.output_activation}), "
-          f"windows of {cfg.steps} (stride {cfg.stride}), {cfg.epochs} epochs, engine {cfg.engine}")
+          f"windows of {cfg.steps} (stride {cfg.stride}), {cfg.epochs} epochs, engine {r['engine']}")
     print(f"{'':14s}{'train':>12s}{'test':>12s}")
     print(f"{'RMSE (scaled)':14s}{_num(m['train_rmse'])}{_num(m['test_rmse'])}")
     print(f"{'RMSE (units)':14s}{_num(m['train_rmse_units'])}{_num(m['test_rmse_units'])}")
@@ -156,7 +157,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--train-fraction", type=float, default=0.8)
     t.add_argument("--scale-on", choices=["train", "all"], default="train",
                    help="fit the [0, 1] scaler on the training part (default) or on everything (the tutorial)")
-    t.add_argument("--engine", choices=["numpy", "keras"], default="numpy")
+    t.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="how to train: auto (default: the fastest for the model), numpy (the plain NumPy "
+                        "reference), blas (fast batched NumPy), c (the compiled kernel, one layer), keras "
+                        "(Keras itself); model.npz and metrics.json record the engine that ran")
     t.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
     t.add_argument("--out", default="out", help="output folder (default out)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -180,15 +184,6 @@ class _BadOption(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # bad options: one line, exit 2 (argparse's own convention)
         raise _BadOption(f"{self.prog}: error: {message}")
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, for the one-line error."""
-    if isinstance(exc, OSError) and not isinstance(exc, ElmanError) and exc.strerror:
-        where = f" {exc.filename!r}" if exc.filename else ""
-        return f"{exc.strerror}:{where}" if where else exc.strerror
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _quiet_environment(debug: bool) -> None:
@@ -222,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ElmanError, OSError, MemoryError) as exc:
         if args.debug:
             raise
-        text = _one_line(exc)
+        text = one_line(exc) or type(exc).__name__
         if isinstance(exc, MemoryError):
             text = (f"out of memory ({text}); use a smaller model or less data "
                     "(--hidden, --batch-size, --steps)")

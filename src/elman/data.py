@@ -7,14 +7,9 @@ import math
 import numpy as np
 
 from .errors import ParameterError, ShapeError
-from .validation import _count, _finite, _numeric
+from .validation import _brief, _count, _finite, _float, _is_real, _numeric
 
 __all__ = ["windows", "split", "MinMaxScaler"]
-
-
-def _is_real(v) -> bool:
-    """A real number: Python's or NumPy's int or float, not a bool (nor a string, None, complex)."""
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 def _series(series, name: str = "series") -> np.ndarray:
@@ -179,20 +174,6 @@ class MinMaxScaler:
                                  f"has min {float(mn.flat[k])!r} and max {float(mx.flat[k])!r}")
         sc.min_, sc.max_ = (mn[0], mx[0]) if mn.shape == (1,) else (mn, mx)
         return sc
-
-
-def _float(v) -> float:
-    """A real number as a float; an integer beyond the float64 range becomes +-inf."""
-    try:
-        return float(v)
-    except OverflowError:
-        return math.inf if v > 0 else -math.inf
-
-
-def _brief(v) -> str:
-    """A value for a one-line message: its repr when short, else its type."""
-    text = repr(v)
-    return text if len(text) <= 60 and "\n" not in text else f"a {type(v).__name__}"
 
 
 def _feature_range(fr, name: str = "feature_range") -> tuple[float, float]:

@@ -9,7 +9,8 @@ import time
 import numpy as np
 
 from .data import windows
-from .keras import _keras, from_keras
+from .errors import as_path
+from .keras import from_keras, import_keras
 
 __all__ = ["sine_model", "numpy_loop", "python_loop", "run_demo"]
 
@@ -20,7 +21,7 @@ def sine_model(*, steps: int = 5, units: int = 50, epochs: int = 100, batch_size
     500 points of sin(t) on [0, 50], sliding windows of ``steps`` predicting the next
     value, SimpleRNN(units, tanh) + Dense(1), Adam, MSE. Returns (model, X, y).
     """
-    keras = _keras()
+    keras = import_keras()
     t = np.linspace(0.0, 50.0, 500)
     X, y = windows(np.sin(t), steps)  # X (495, 5, 1), y (495, 1)
     X, y = X.astype(np.float32), y.astype(np.float32)
@@ -68,12 +69,10 @@ def python_loop(A, B, b, C, d, X):
 def run_demo(*, epochs: int = 100, seed: int = 0, out="demo-out", echo=print) -> dict:
     """The tour: train, extract, reproduce; then the sunspots forecast by elman and by
     Keras side by side. Prints as it goes, writes plots to ``out``, returns the figures."""
-    from pathlib import Path
-
     from ._outdir import RunFolder
     from .workflow import RUN_FILES
 
-    out = Path(out)
+    out = as_path(out)
     # One folder written whole, like a training run: checked before the work starts (a
     # folder of the user's own files is refused, never overwritten), published at the end.
     with RunFolder(out, DEMO_FILES, folders={f"sunspots-{e}": RUN_FILES for e in ("elman", "keras")}) as stage:
@@ -123,17 +122,19 @@ def _demo(epochs, seed, out, shown_out, echo) -> dict:
     from .workflow import TrainConfig, train_series
 
     runs = {}
-    for engine in ("numpy", "keras"):
+    for name, engine in (("elman", "auto"), ("keras", "keras")):
         cfg = TrainConfig(data="sunspots", steps=12, stride=12, hidden=3, activation="tanh",
                           output_activation="tanh", epochs=20, batch_size=1, scale_on="all", engine=engine,
                           seed=seed)
-        runs[engine] = train_series(cfg, out / f"sunspots-{'elman' if engine == 'numpy' else 'keras'}", verbose=0)
+        runs[name] = train_series(cfg, out / f"sunspots-{name}", verbose=0)
+    elman_run, keras_run = runs["elman"], runs["keras"]
     echo(f"{'':18s}{'elman':>12s}{'Keras':>12s}")
     for key, label in (("train_rmse", "train RMSE"), ("test_rmse", "test RMSE")):
-        echo(f"{label + ' (scaled)':18s}{runs['numpy']['metrics'][key]:12.4f}{runs['keras']['metrics'][key]:12.4f}")
-    echo(f"{'test RMSE (units)':18s}{runs['numpy']['metrics']['test_rmse_units']:12.2f}"
-         f"{runs['keras']['metrics']['test_rmse_units']:12.2f}")
-    echo(f"{'training time (s)':18s}{runs['numpy']['seconds']:12.2f}{runs['keras']['seconds']:12.2f}")
+        echo(f"{label + ' (scaled)':18s}{elman_run['metrics'][key]:12.4f}{keras_run['metrics'][key]:12.4f}")
+    echo(f"{'test RMSE (units)':18s}{elman_run['metrics']['test_rmse_units']:12.2f}"
+         f"{keras_run['metrics']['test_rmse_units']:12.2f}")
+    echo(f"{'training time (s)':18s}{elman_run['seconds']:12.2f}{keras_run['seconds']:12.2f}"
+         f"   (elman engine: {elman_run['engine']})")
     echo(f"\nplots written to {shown_out}/: sine.png, eigenvalues.png, states.png, "
          "sunspots-elman/{forecast,loss}.png, sunspots-keras/{forecast,loss}.png")
     figures["sunspots"] = {e: {**r["metrics"], "seconds": r["seconds"]} for e, r in runs.items()}
@@ -142,21 +143,10 @@ def _demo(epochs, seed, out, shown_out, echo) -> dict:
 
 def _sine_plots(out, rnn, X, y, y_pred) -> None:
     from . import plot
-    from .errors import require
 
-    plt = require("matplotlib.pyplot", "plot")
-    fig, ax = plt.subplots(figsize=(9, 3.5), dpi=100)
-    plot.actual_vs_predicted(y, y_pred, ax=ax, title="sine: original and elman's reproduction of model.predict")
-    fig.tight_layout()
-    fig.savefig(out / "sine.png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
-    plot.eigenvalues(rnn, ax=ax)
-    fig.tight_layout()
-    fig.savefig(out / "eigenvalues.png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    plot.state_trajectories(rnn.run(X[:1]).states, ax=ax)
-    fig.tight_layout()
-    fig.savefig(out / "states.png")
-    plt.close(fig)
+    with plot.figure_file(out / "sine.png", figsize=(9, 3.5)) as ax:
+        plot.actual_vs_predicted(y, y_pred, ax=ax, title="sine: original and elman's reproduction of model.predict")
+    with plot.figure_file(out / "eigenvalues.png", figsize=(4.5, 4.5)) as ax:
+        plot.eigenvalues(rnn, ax=ax)
+    with plot.figure_file(out / "states.png", figsize=(6, 4)) as ax:
+        plot.state_trajectories(rnn.run(X[:1]).states, ax=ax)

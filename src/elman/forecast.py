@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import NonFiniteError, ParameterError, ShapeError
 from .model import ElmanRNN, StackedRNN
-from .validation import _count, _finite_as, _numeric
+from .validation import _check_model, _count, _finite_as, _numeric
 
 __all__ = ["forecast"]
 
@@ -31,8 +31,7 @@ def forecast(rnn: ElmanRNN | StackedRNN, history, n_steps: int, *, steps: int | 
     >>> forecast(rnn, [1.0, 2.0], 3, steps=1)    # y = last value + 1
     array([3., 4., 5.])
     """
-    if not isinstance(rnn, (ElmanRNN, StackedRNN)):
-        raise ParameterError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
+    _check_model(rnn)
     h = _numeric(history, "history")
     if h.ndim not in (1, 2):
         raise ShapeError(f"history has shape {h.shape} but should be (L,) or (L, D)")

@@ -10,14 +10,30 @@ near the float64 limit (1.8e308), and it cannot resolve spans near the smallest 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
 from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, require
 from .model import ElmanRNN, StackedRNN, Trajectory
-from .validation import _count, _finite, _flag, _numeric
+from .validation import _brief, _count, _finite, _flag, _numeric
 
 __all__ = ["actual_vs_predicted", "loss_curves", "state_trajectories", "eigenvalues"]
+
+
+@contextmanager
+def figure_file(path, figsize=(8, 4), dpi: int = 100):
+    """``with figure_file("fig.png") as ax: actual_vs_predicted(..., ax=ax)``: a new
+    figure's Axes to draw on, written to ``path`` and closed when the block ends (closed
+    unwritten when it raises). What the CLI uses for its PNG files."""
+    plt = require("matplotlib.pyplot", "plot")
+    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    try:
+        yield ax
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
 
 
 def _axes(ax, figsize=(8, 4)):
@@ -26,11 +42,6 @@ def _axes(ax, figsize=(8, 4)):
     plt = require("matplotlib.pyplot", "plot")
     _, ax = plt.subplots(figsize=figsize)
     return ax
-
-
-def _brief(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 and "\n" not in text else f"a {type(v).__name__}"
 
 
 def _values(x, name: str) -> np.ndarray:

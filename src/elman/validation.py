@@ -7,6 +7,9 @@ the one module whose private names the others import.
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -223,3 +226,78 @@ def _check_weights(sample_weight, N: int, T: int, rs: bool, dtype) -> np.ndarray
     if np.any(w < 0):
         raise ParameterError("sample_weight has negative entries; expected weights >= 0")
     return w
+
+
+# --------------------------------------------------------------------------- values in messages
+
+
+def _brief(v: Any) -> str:
+    """A value for a one-line message: its repr when short, else its type."""
+    text = repr(v)
+    return text if len(text) <= 60 and "\n" not in text else f"a {type(v).__name__}"
+
+
+def _is_real(v: Any) -> bool:
+    """A real number: Python's or NumPy's int or float, not a bool (nor a string, None, complex)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _float(v: Any) -> float:
+    """A real number as a float; an integer beyond the float64 range becomes +-inf."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+# --------------------------------------------------------------------------- files
+
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words ("a FIFO (named pipe)")."""
+    return next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def _check_file(path, error: type, what: str, expected: str, *, directory: str = "file",
+                missing_ok: bool = False):
+    """The ``os.stat`` of ``path``, a file to read that must be a regular file (a link
+    to one is fine); else ``error`` (an elman exception class) with a one-line message
+    "{what} 'path' does not exist; {expected}" and the like. A FIFO or a device is
+    refused, never opened for reading (it could block or never end): the file is opened
+    without blocking and looked at again, so one put in its place since the stat is
+    refused too. ``directory`` ends "is a directory, not a ...". With ``missing_ok`` a
+    missing file gives None (the caller says what is wrong with the name first)."""
+    p = str(path)
+    if "\x00" in p:
+        raise error(f"{what} {p!r} contains a null byte; expected a file name without one")
+    try:
+        st = os.stat(path)  # follows links: a link to a regular file is fine
+    except (FileNotFoundError, NotADirectoryError):
+        if missing_ok:
+            return None
+        raise error(f"{what} {p!r} does not exist; {expected}") from None
+    except (OSError, ValueError) as exc:  # permission, a name too long
+        raise error(f"{what} {p!r} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{what} {p!r} is a directory, not a {directory}; {expected}")
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+            try:
+                mode = os.fstat(fd).st_mode
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise error(f"{what} {p!r} cannot be read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {p!r} is not a regular file but {_file_kind(mode)}; {expected}")
+    return st

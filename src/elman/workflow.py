@@ -16,13 +16,18 @@ import numpy as np
 from . import datasets, metrics
 from .data import MinMaxScaler, split, windows
 from ._outdir import RunFolder
-from .errors import DataError, DivergenceWarning, NonFiniteError, ParameterError
+from .errors import DataError, DivergenceWarning, InputTypeError, NonFiniteError, ParameterError, as_path
 from .model import ElmanRNN
+from .train import ENGINES as FIT_ENGINES, fit
 from .validation import _count
 
-__all__ = ["TrainConfig", "load_series", "train_series"]
+__all__ = ["TrainConfig", "load_series", "train_series", "ENGINES"]
 
 BUILTIN = ("sine", "sunspots", "memory-sum")
+
+#: How a run trains: one of elman.fit's engines ("auto", "numpy", "blas", "c"), or "keras"
+#: (Keras trains the same model from the same initial weights).
+ENGINES = (*FIT_ENGINES, "keras")
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     train_fraction: float = 0.8
     scale_on: str = "train"  # "train" (no peeking at the test part) or "all" (the tutorial)
-    engine: str = "numpy"  # "numpy" (elman.fit) or "keras"
+    engine: str = "auto"  # one of ENGINES: elman.fit's engine, or "keras"; the run records the one that ran
     seed: int = 0
 
 
@@ -67,10 +72,12 @@ def load_series(data: str, column: str | None = None) -> tuple[np.ndarray, np.nd
 
 
 def _check(cfg: TrainConfig) -> None:
+    if not isinstance(cfg, TrainConfig):
+        raise InputTypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     for name in ("steps", "stride", "horizon", "hidden", "epochs", "batch_size"):
         _count(getattr(cfg, name), name)
-    if cfg.engine not in ("numpy", "keras"):
-        raise ParameterError(f"engine must be 'numpy' or 'keras', got {cfg.engine!r}")
+    if cfg.engine not in ENGINES:
+        raise ParameterError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {cfg.engine!r}")
     if cfg.scale_on not in ("train", "all"):
         raise ParameterError(f"scale_on must be 'train' or 'all', got {cfg.scale_on!r}")
     if not (isinstance(cfg.learning_rate, float) and np.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
@@ -83,9 +90,9 @@ def _check(cfg: TrainConfig) -> None:
 
 
 def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
-    from .keras import _keras, from_keras, to_keras
+    from .keras import from_keras, import_keras, to_keras
 
-    keras = _keras()
+    keras = import_keras()
     keras.utils.set_random_seed(cfg.seed)
     model = to_keras(rnn.astype(np.float32))
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
@@ -100,8 +107,8 @@ def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
         bad = next((i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), len(losses))
         raise NonFiniteError(
             f"Keras training diverged: the loss or the weights became NaN or inf by epoch {bad} "
-            f"(learning rate {cfg.learning_rate:g}); try a smaller --learning-rate or --engine numpy, "
-            "which keeps the last finite model"
+            f"(learning rate {cfg.learning_rate:g}); try a smaller --learning-rate or an elman engine "
+            "(--engine auto), which keeps the last finite model"
         )
     return from_keras(model), {"loss": losses}
 
@@ -116,6 +123,7 @@ def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verb
     metrics.json (deterministic: no times), history.json, forecast.png and loss.png.
     """
     _check(cfg)
+    out = as_path(out) if out is not None else None
     labels, x, description = load_series(cfg.data, cfg.column)
     need = cfg.steps + cfg.horizon
     if len(x) < 2 * need:
@@ -149,7 +157,7 @@ def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verb
         stage = stack.enter_context(RunFolder(out, RUN_FILES)) if out is not None else None
         result = _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbose)
         if stage is not None:
-            result["plots"] = _write_run(stage, Path(out), cfg, result, plots)
+            result["plots"] = _write_run(stage, out, cfg, result, plots)
     del result["_curves"]
     return result
 
@@ -163,15 +171,14 @@ def _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbos
     diverged = ""
     if cfg.engine == "keras":
         model, history = _train_keras(rnn, Xtr, ytr, cfg, verbose)
+        engine = "keras"
     else:
-        from .train import fit
-
         with warnings.catch_warnings():
             # fit stops at NaN/inf and keeps the last finite model; the run reports it below.
             warnings.simplefilter("ignore", DivergenceWarning)
             res = fit(rnn, Xtr, ytr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                      learning_rate=cfg.learning_rate, seed=cfg.seed, verbose=verbose)
-        model, history = res.model, res.history
+                      learning_rate=cfg.learning_rate, seed=cfg.seed, engine=cfg.engine, verbose=verbose)
+        model, history, engine = res.model, res.history, res.engine  # the engine that ran ("auto" chose it)
         if res.message.startswith("training stopped"):
             diverged = res.message
     seconds = time.perf_counter() - t0
@@ -206,7 +213,7 @@ def _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbos
     }
     if diverged:
         figures["diverged"] = diverged
-    return {"config": asdict(cfg), "data": description, "metrics": figures, "history": history,
+    return {"config": asdict(cfg), "engine": engine, "data": description, "metrics": figures, "history": history,
             "seconds": seconds, "model": model, "scaler": scaler, "diverged": diverged,
             "_curves": (ytr, yte, p_train, p_test, unit)}
 
@@ -231,9 +238,9 @@ def _write_run(stage: Path, out: Path, cfg, result: dict, plots: bool) -> list[s
     will be once published in ``out``."""
     figures, history, model = result["metrics"], result["history"], result["model"]
     extra = {"scaler": result["scaler"].to_dict(), "steps": cfg.steps, "stride": cfg.stride,
-             "horizon": cfg.horizon, "data": cfg.data, "column": cfg.column, "engine": cfg.engine}
+             "horizon": cfg.horizon, "data": cfg.data, "column": cfg.column, "engine": result["engine"]}
     model.save(stage / "model.npz", extra=extra)
-    record = {"config": asdict(cfg), **figures}
+    record = {"config": asdict(cfg), "engine": result["engine"], **figures}
     bad = sorted(k for k, v in figures.items() if isinstance(v, float) and not np.isfinite(v))
     if bad:
         record["non_finite"] = bad
@@ -241,30 +248,22 @@ def _write_run(stage: Path, out: Path, cfg, result: dict, plots: bool) -> list[s
     (stage / "history.json").write_text(_json(history))
     if not plots:
         return []
-    _plots(stage, cfg, result["data"], *result["_curves"], history)
+    _plots(stage, cfg, result["data"], *result["_curves"], history, result["engine"])
     return [str(out / "forecast.png"), str(out / "loss.png")]
 
 
-def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, unit, history) -> list[str]:
-    from .errors import require
+def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, unit, history, engine: str) -> list[str]:
     from . import plot
 
-    plt = require("matplotlib.pyplot", "plot")
     actual = np.concatenate([unit(ytr), unit(yte)])
     predicted = np.concatenate([unit(p_train), unit(p_test)])
-    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     rmse = metrics.rmse(unit(yte), unit(p_test))
-    # (values near the float64 limit are drawn in units of a power of ten: see elman.plot)
-    plot.actual_vs_predicted(actual, predicted, split=len(ytr), ax=ax,
-                             title=f"{description}: one-step predictions (test RMSE {rmse:.3g})")
-    ax.set_xlabel(f"window (stride {cfg.stride})")
-    fig.tight_layout()
-    fig.savefig(out / "forecast.png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    plot.loss_curves(history, ax=ax)
-    ax.set_title(f"training loss ({cfg.engine})")
-    fig.tight_layout()
-    fig.savefig(out / "loss.png")
-    plt.close(fig)
+    with plot.figure_file(out / "forecast.png", figsize=(10, 4)) as ax:
+        # (values near the float64 limit are drawn in units of a power of ten: see elman.plot)
+        plot.actual_vs_predicted(actual, predicted, split=len(ytr), ax=ax,
+                                 title=f"{description}: one-step predictions (test RMSE {rmse:.3g})")
+        ax.set_xlabel(f"window (stride {cfg.stride})")
+    with plot.figure_file(out / "loss.png", figsize=(6, 4)) as ax:
+        plot.loss_curves(history, ax=ax)
+        ax.set_title(f"training loss ({engine})")
     return [str(out / "forecast.png"), str(out / "loss.png")]
