@@ -469,9 +469,8 @@ def grid_targets(results: list[dict]) -> list[tuple[str, bool]]:
     for r in results:
         out.append((f"{r['name']}: elman's final loss within {TARGET_LOSS_REL:.0e} of Keras's ({r['loss_rel']:.1e})",
                     r["loss_rel"] <= TARGET_LOSS_REL))
-        if r["torch_loss_rel"] is not None:
-            out.append((f"{r['name']}: torch's final loss within {TARGET_LOSS_REL:.0e} of Keras's "
-                        f"({r['torch_loss_rel']:.1e})", r["torch_loss_rel"] <= TARGET_LOSS_REL))
+        # torch's distance to Keras is in the table, for reference: not a target of elman's
+        # (its Adam adds epsilon to the bias-corrected root, Keras to the uncorrected one).
     return out
 
 
