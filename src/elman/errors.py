@@ -4,6 +4,14 @@ Every error that comes from user input is one of these. Each subclasses the
 built-in exception a caller would expect (``ValueError``, ``TypeError``,
 ``ImportError``, ``FileNotFoundError``) so ``except ValueError`` keeps working,
 and each message names the argument, what was given and what was expected.
+
+Which one, by what was wrong (the same case is the same class in every module):
+
+- a model, an array, a path or a mapping of the wrong Python type (a string where a
+  model is expected, a list of strings as data): :class:`InputTypeError`;
+- a setting (a count, a flag, a seed, a rate, a name) that is not one of its allowed
+  values, whatever its type: :class:`ParameterError`;
+- an array of the wrong shape: :class:`ShapeError`; NaN or inf: :class:`NonFiniteError`.
 """
 
 from __future__ import annotations
