@@ -99,3 +99,54 @@ def test_float32_stays_float32_on_the_blas_engine():
                     verbose=0)
     assert res.model.A.dtype == np.float32 and res.config["dtype"] == "float32"
     np.testing.assert_allclose(res.model.A, ref.model.A, rtol=1e-4, atol=1e-5)
+
+
+def test_one_layer_stacked_model_stays_stacked():
+    U, Y, _ = _data(False, 5)
+    layer = elman.ElmanRNN.init(D, M, seed=5)
+    top = elman.ElmanRNN.init(M, M, K, seed=6)
+    model = elman.StackedRNN([layer], top.C, top.d)
+    for engine in ("numpy", "blas", "auto"):
+        res = elman.fit(model, U, Y, engine=engine, epochs=1, seed=0, verbose=0)
+        assert isinstance(res.model, elman.StackedRNN) and len(res.model.layers) == 1, engine
+
+
+def test_a_loss_of_ones_own_is_not_taken_by_the_compiled_engine():
+    """The kernel computes the registered losses only: a Loss object of one's own trains
+    on the NumPy engines under "auto", and engine="c" refuses it, even under a known name."""
+    U, Y, _ = _data(False, 6)
+    model = _model("tanh", False, False, 6)
+    quartic = losses.Loss("mse", lambda e, w, delta: (float(np.sum(w * e ** 4)), 4 * w * e ** 3), "e*e*e*e",
+                          "4*e*e*e")
+    ref = elman.fit(model, U, Y, engine="numpy", loss=quartic, epochs=2, seed=0, verbose=0)
+    res = elman.fit(model, U, Y, engine="auto", loss=quartic, epochs=2, seed=0, verbose=0)
+    assert res.engine == "blas"
+    _assert_equal(res.model, ref.model, "own loss")
+    mse = elman.fit(model, U, Y, engine="auto", loss="mse", epochs=2, seed=0, verbose=0)
+    assert abs(mse.history["loss"][-1] - ref.history["loss"][-1]) > 1e-3  # quartic really is another loss
+    with pytest.raises(ParameterError, match="not a loss of your own"):
+        elman.fit(model, U, Y, engine="c", loss=quartic, verbose=0)
+
+
+def test_a_batch_larger_than_the_data_is_the_whole_data_on_every_engine():
+    U, Y, _ = _data(False, 7)
+    model = _model("tanh", False, False, 7)
+    ref = elman.fit(model, U, Y, engine="numpy", batch_size=N, epochs=2, seed=0, verbose=0)
+    for engine in ("blas", "c", "auto"):
+        for batch_size in (N + 1, 2 ** 62, 2 ** 64 + 5):
+            res = elman.fit(model, U, Y, engine=engine, batch_size=batch_size, epochs=2, seed=0, verbose=0)
+            _assert_equal(res.model, ref.model, f"{engine}, batch_size={batch_size}")
+
+
+def test_float32_loss_overflow_stops_at_the_same_batch_on_every_engine():
+    """A float32 loss beyond float32's range is inf, however the kernel sums it."""
+    U, _, _ = _data(False, 8)
+    model = _model("tanh", False, False, 8).astype(np.float32)
+    Y = np.full((N, K), 1e20, np.float32)
+    messages = set()
+    for engine in ("numpy", "blas", "c"):
+        with pytest.warns(elman.errors.DivergenceWarning) as caught:
+            res = elman.fit(model, U.astype(np.float32), Y, engine=engine, epochs=1, seed=0, verbose=0)
+        assert res.stopped_early == 1 and "batch 1: the loss or its gradient" in res.message, (engine, res.message)
+        messages.add(str(caught[0].message))
+    assert len(messages) == 1

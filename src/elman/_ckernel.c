@@ -30,6 +30,7 @@
 #include <Python.h>
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -268,6 +269,9 @@ static void FN(batch_loss_grad)(elman_problem *p, const int64_t *idx, int64_t n_
             }
         }
     }
+    /* The terms are summed in double; NumPy sums float32 terms in float32, which overflows
+     * to inf beyond FLT_MAX, and fit then stops at this batch: so must this sum. */
+    if (sizeof(real) == sizeof(float) && fabs(total) > FLT_MAX) total = INFINITY;
     p->value = total / count;
 }
 

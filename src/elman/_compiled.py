@@ -257,18 +257,23 @@ class CompiledTrainer:
         order = np.ascontiguousarray(order, dtype=np.int64)
         if order.ndim != 1:
             raise IndexError(f"order must be a 1-D array of sample indices in [0, {self.N})")
-        opt = self._optimizer(Opt, optimizer)
+        # The slots are held here until the kernel returns: the C side writes through their
+        # addresses with the GIL released, while another thread could rebuild them.
+        opt, slots = self._optimizer(Opt, optimizer)
         res = EpochResult()
-        rc = self._epoch(self._prob_addr, c.addressof(opt), order.ctypes.data, order.size, int(batch_size),
+        batch_size = min(int(batch_size), max(order.size, 1))  # a larger batch is the whole order (no int64 overflow)
+        rc = self._epoch(self._prob_addr, c.addressof(opt), order.ctypes.data, order.size, batch_size,
                          int(optimizer.iterations), self._grad_addr, self._last_good.ctypes.data,
                          c.addressof(res))
+        del slots
         if rc:
             raise IndexError(f"order must hold sample indices in [0, {self.N})")
         optimizer.iterations += res.iterations
         return res.total, res.seen, res.stop_kind, res.stop_batch
 
     def _optimizer(self, Opt, o: optim.Optimizer):
-        """The C description of ``o``: its settings, and its state vectors for theta."""
+        """(the C description of ``o``: its settings and the addresses of its state vectors
+        for theta, those state vectors), the second to be kept alive while C uses them."""
         slots = o.slots(self.theta)
         for arr in slots.values():  # they are the optimizer's own (zeros_like theta): checked, never copied
             if arr.shape != self.theta.shape or arr.dtype != self.theta.dtype or not arr.flags.c_contiguous:
@@ -285,11 +290,11 @@ class CompiledTrainer:
         spec = Opt(clip_kind=clip_kind, clip=clip, lr=o.learning_rate, alpha_double=_ALPHA_DOUBLE,
                    s0=ptrs[0], s1=ptrs[1], s2=ptrs[2])
         if isinstance(o, optim.SGD):
-            spec.kind, spec.momentum, spec.nesterov = 0, optim._as_keras_casts(o.momentum), o.nesterov
+            spec.kind, spec.momentum, spec.nesterov = 0, optim.keras_cast(o.momentum), o.nesterov
         elif isinstance(o, optim.RMSprop):
             spec.kind, spec.rho, spec.momentum, spec.epsilon, spec.centered = 1, o.rho, o.momentum, o.epsilon, o.centered
         else:
             spec.kind, spec.epsilon = 2, o.epsilon
             spec.beta_1, spec.beta_2 = o.beta_1, o.beta_2
-            spec.beta_1c, spec.beta_2c = optim._as_keras_casts(o.beta_1), optim._as_keras_casts(o.beta_2)
-        return spec
+            spec.beta_1c, spec.beta_2c = optim.keras_cast(o.beta_1), optim.keras_cast(o.beta_2)
+        return spec, slots

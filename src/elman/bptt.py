@@ -110,6 +110,8 @@ class Layout:
         layers, C, d = self.unpack(vec)
         dt = dtype or self.dtype
         rnns = [ElmanRNN(A, B, b, activation=act.name, go_backwards=gb, dtype=dt) for A, B, b, act, gb in layers]
+        if self.stacked:  # a one-layer StackedRNN stays one
+            return StackedRNN(rnns, C, d, self.g.name, self.return_sequences, dtype=dt)
         return from_layers(rnns, C, d, self.g.name, self.return_sequences, dtype=dt)
 
     def state_dims(self) -> list[int]:

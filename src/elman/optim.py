@@ -28,7 +28,7 @@ Keras casts two kinds of Python numbers through float32 before they reach a floa
 variable (``ops.cast`` of a Python float makes a float32 tensor first): SGD's
 momentum, and the betas inside Adam's bias correction beta^t. So a float64 Keras
 model trains with momentum 0.89999998 rather than 0.9; elman rounds the same numbers
-the same way (``_as_keras_casts``), to follow Keras step for step.
+the same way (``keras_cast``), to follow Keras step for step.
 
 Clipping comes first, as Keras's ``clipnorm`` (each variable's gradient scaled to
 norm at most c), ``global_clipnorm`` (all gradients scaled together) or
@@ -62,7 +62,7 @@ def _fraction(name: str, value) -> float:
     return v
 
 
-def _as_keras_casts(x: float) -> float:
+def keras_cast(x: float) -> float:
     """x as Keras's ``ops.cast(x, float64)`` of a Python float gives it: through float32."""
     return float(np.float32(x))
 
@@ -152,7 +152,7 @@ class SGD(Optimizer):
         self._m = np.zeros_like(p)
 
     def _update(self, p, g):
-        lr, mu = self.learning_rate, _as_keras_casts(self.momentum)
+        lr, mu = self.learning_rate, keras_cast(self.momentum)
         if mu == 0:
             p -= g * lr
             return
@@ -210,7 +210,7 @@ class Adam(Optimizer):
 
     def _update(self, p, g):
         t = self.iterations + 1
-        b1t, b2t = _as_keras_casts(self.beta_1) ** t, _as_keras_casts(self.beta_2) ** t
+        b1t, b2t = keras_cast(self.beta_1) ** t, keras_cast(self.beta_2) ** t
         alpha = self.learning_rate * np.sqrt(1 - b2t) / (1 - b1t)
         m, v = self._m, self._v
         m += (g - m) * (1 - self.beta_1)

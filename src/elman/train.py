@@ -116,13 +116,17 @@ def _validation(rnn, U, Y, w, validation_data, validation_split, rs: bool, dt):
 # --------------------------------------------------------------------------- the engines
 
 
-def _engine(flat: Layout, engine, tbptt, batch_size: int) -> str:
+def _engine(flat: Layout, engine, tbptt, batch_size: int, loss: losses.Loss) -> str:
     """The engine fit runs: ``engine`` as asked, or auto's choice (see the module)."""
     if engine not in ENGINES:
         raise ParameterError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
     compiled_ok = flat.n_layers == 1 and tbptt is None
     if engine == "c" and not compiled_ok:
         raise ParameterError("engine='c' trains one recurrent layer without tbptt; use engine='blas' or 'numpy'")
+    if engine == "c" and losses.LOSSES.get(loss.name) is not loss:
+        raise ParameterError(f"engine='c' computes the losses of elman.losses.LOSSES, not a loss of your own "
+                             f"({loss.name!r}); use engine='blas' or 'numpy'")
+    compiled_ok = compiled_ok and losses.LOSSES.get(loss.name) is loss
     if engine != "auto":
         return engine
     M = flat.state_dims()[0]
@@ -142,14 +146,14 @@ class _Batches:
     rs: bool
     tbptt: int | None
 
-    def __post_init__(self):
-        self.Ut = np.ascontiguousarray(self.U.transpose(1, 0, 2))
-        self.Yt = np.ascontiguousarray(self.Y.transpose(1, 0, 2)) if self.rs else self.Y[None]
-
     def step(self, flat: Layout, forward_backward, grad: np.ndarray) -> Callable:
         """step(idx) -> (loss, gradient) of the batch idx by ``forward_backward``."""
+        # Time-major copies, made here: the compiled engine reads U and Y as they are.
+        Ut_all = np.ascontiguousarray(self.U.transpose(1, 0, 2))
+        Yt_all = np.ascontiguousarray(self.Y.transpose(1, 0, 2)) if self.rs else self.Y[None]
+
         def step(idx):
-            Ut, Yt = np.take(self.Ut, idx, axis=1), np.take(self.Yt, idx, axis=1)
+            Ut, Yt = np.take(Ut_all, idx, axis=1), np.take(Yt_all, idx, axis=1)
             Wt = bptt.time_major_weights(None if self.w is None else self.w[idx], self.rs)
             if self.tbptt is not None and self.tbptt < Ut.shape[0]:
                 value = bptt.truncated(forward_backward, flat, flat.theta, grad, Ut, Yt, Wt, self.loss, self.rs,
@@ -205,7 +209,7 @@ def _epoch_runner(flat: Layout, eng: str, data: _Batches, opt: optim.Optimizer, 
             # engines compute the same gradients.
             warnings.warn(f"the compiled training kernel is unavailable here ({exc}); training with "
                           "engine='blas' instead (same results, slower for small models)", FastPathWarning,
-                          stacklevel=4)
+                          stacklevel=3)
             eng = "blas"
         else:
             if trainer.supports(opt):
@@ -364,8 +368,8 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     U, Y, w, U_val, Y_val = _validation(rnn, U, Y, w, validation_data, validation_split, rs, dt)
     flat = Layout(rnn, dt, rs)
     progress = Progress(s["verbose"], s["epochs"], -(-U.shape[0] // s["batch_size"]))
-    epoch_fn, eng = _epoch_runner(flat, _engine(flat, engine, s["tbptt"], s["batch_size"]), _Batches(U, Y, w, lossfn, rs, s["tbptt"]),
-                                  opt, progress)
+    eng = _engine(flat, engine, s["tbptt"], min(s["batch_size"], len(U)), lossfn)
+    epoch_fn, eng = _epoch_runner(flat, eng, _Batches(U, Y, w, lossfn, rs, s["tbptt"]), opt, progress)
     monitor = _Monitor(flat.theta, "val_loss" if U_val is not None else "loss", s["patience"], s["min_delta"])
     t_start = time.perf_counter()
     history, stopped, message = _train(epoch_fn, flat, opt, s, Y, _evaluator(flat, U_val, Y_val, lossfn, rs),
