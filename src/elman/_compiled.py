@@ -114,8 +114,8 @@ def _open():
                                 f"elman has {wanted!r}); run python -m elman._gen_ckernel and {rebuild}")
     built_hash, source_hash = lib.elman_source_hash().decode(), _source_hash()
     if built_hash and source_hash and built_hash != source_hash:
-        raise KernelUnavailable(f"the compiled kernel {spec.origin} is out of date (built from another _ckernel.c than the one "
-                                f"beside it); {rebuild}")
+        raise KernelUnavailable(f"the compiled kernel {spec.origin} is out of date (built from another _ckernel.c "
+                                f"or _ckernel_tables.h than the ones beside it); {rebuild}")
     ptr, i64 = c.c_void_p, c.c_int64
     for prec in ("f32", "f64"):
         fn = getattr(lib, f"elman_loss_grad_{prec}")
