@@ -359,27 +359,47 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def run_line(line: Line, epochs: int, seed: int = 0, torch: bool = True, cold: bool = False) -> dict:
+def _grid_keras_model(line: Line):
     import keras
 
-    X, y = line_data(line, seed)
-    keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((line.T, line.D)),
         keras.layers.SimpleRNN(line.M, activation="tanh"),
         keras.layers.Dense(1, activation=line.out),
     ])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    start = elman.from_keras(model)  # the same initial weights for all runs
-    batches = elman_batches(X, y, line.batch, epochs, seed)
-    steps = math.ceil(line.N / line.batch)
+    return model
 
-    t0 = time.perf_counter()
-    hist = model.fit(batches, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)
-    t_keras = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    res = elman.fit(start, X, y, epochs=epochs, batch_size=line.batch, seed=seed, verbose=0)
-    t_elman = time.perf_counter() - t0
+
+def run_line(line: Line, epochs: int, seed: int = 0, torch: bool = True, cold: bool = False,
+             repeat: int = 1) -> dict:
+    """One grid line. With ``repeat`` > 1 Keras's and elman's fits alternate that many
+    times from the same start on the same batches, and each side's fastest run counts
+    (the machine's noise only ever adds time)."""
+    import keras
+
+    X, y = line_data(line, seed)
+    keras.utils.set_random_seed(seed)
+    model = _grid_keras_model(line)
+    start = elman.from_keras(model)  # the same initial weights for all runs
+    weights = model.get_weights()
+    steps = math.ceil(line.N / line.batch)
+    keras_times, elman_times = [], []
+    for i in range(repeat):
+        if i:
+            model = _grid_keras_model(line)
+            model.set_weights(weights)
+        batches = elman_batches(X, y, line.batch, epochs, seed)
+        t0 = time.perf_counter()
+        hist = model.fit(batches, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)
+        keras_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        res = elman.fit(start, X, y, epochs=epochs, batch_size=line.batch, seed=seed, verbose=0)
+        elman_times.append(time.perf_counter() - t0)
+    t_keras, t_elman = min(keras_times), min(elman_times)
+    if repeat > 1:
+        print(f"  {line.name}: {repeat} runs each, the fastest counts; keras "
+              f"{' '.join(f'{x:.3g}' for x in keras_times)} s, elman {' '.join(f'{x:.3g}' for x in elman_times)} s")
     loss_keras, loss_elman = float(hist.history["loss"][-1]), float(res.history["loss"][-1])
 
     r = dict(name=line.name, M=line.M, T=line.T, N=line.N, batch=line.batch, D=line.D, epochs=epochs,
@@ -475,11 +495,13 @@ def grid_targets(results: list[dict]) -> list[tuple[str, bool]]:
 
 
 def run_grid(lines=None, epochs: int | None = None, quick: bool = False, seed: int = 0, torch: bool = True,
-             cold: bool = True) -> list[dict]:
+             cold: bool = True, repeat: int = 1) -> list[dict]:
     """Train every line of ``lines`` (Line tuples or names from GRID; default all of GRID),
     print each, the targets and the Markdown table; return one dict per line.
     ``epochs`` overrides every line's count; ``quick`` uses each line's quick_epochs.
-    ``cold`` measures the cold start of the COLD_LINES (sunspots) when they run."""
+    ``cold`` measures the cold start of the COLD_LINES (sunspots) when they run;
+    ``repeat``: Keras's and elman's fits of each line alternate that many times, the
+    fastest of each counting."""
     by_name = {line.name: line for line in GRID}
     chosen = [by_name[x] if isinstance(x, str) else x for x in (GRID if lines is None else lines)]
     try:
@@ -495,7 +517,8 @@ def run_grid(lines=None, epochs: int | None = None, quick: bool = False, seed: i
     results = []
     for line in chosen:
         n_epochs = epochs or (line.quick_epochs if quick else line.epochs)
-        results.append(run_line(line, n_epochs, seed, torch=torch, cold=cold and line.name in COLD_LINES))
+        results.append(run_line(line, n_epochs, seed, torch=torch, cold=cold and line.name in COLD_LINES,
+                                repeat=repeat))
     print("targets:")
     for text, ok in grid_targets(results):
         print(f"  [{_met(ok)}] {text}")
@@ -504,11 +527,12 @@ def run_grid(lines=None, epochs: int | None = None, quick: bool = False, seed: i
 
 
 def main(seeds: int = 5, setups=("sunspots", "sine"), epochs: int | None = None, grid: bool = False,
-         lines=None, quick: bool = False, torch: bool = True, cold: bool = True, seed: int = 0) -> list[dict]:
+         lines=None, quick: bool = False, torch: bool = True, cold: bool = True, seed: int = 0,
+         repeat: int = 1) -> list[dict]:
     """The two setups over ``seeds`` seeds (default), or with ``grid`` the size grid, which
     ends with its Markdown table."""
     if grid:
-        return run_grid(lines, epochs, quick, seed, torch, cold)
+        return run_grid(lines, epochs, quick, seed, torch, cold, repeat)
     print(f"elman kernel load/compile (one time): {warm_up():.2f} s\n")
     return [run_setup(name, list(range(seeds)), epochs) for name in setups]
 
@@ -526,6 +550,8 @@ if __name__ == "__main__":
     p.add_argument("--no-torch", action="store_true", help="grid without the PyTorch runs")
     p.add_argument("--no-cold", action="store_true", help="grid without the sunspots cold-start subprocess")
     p.add_argument("--seed", type=int, default=0, help="the grid's seed (initial weights and shuffles)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="grid: alternate Keras's and elman's fits this many times, the fastest of each counting")
     a = p.parse_args()
     names = None
     if a.lines:
@@ -534,4 +560,4 @@ if __name__ == "__main__":
         if unknown:
             p.error(f"unknown grid line(s) {', '.join(unknown)}; choose from {', '.join(l.name for l in GRID)}")
     main(a.seeds, tuple(a.setup or SETUPS), a.epochs, grid=a.grid or bool(names) or a.quick, lines=names,
-         quick=a.quick, torch=not a.no_torch, cold=not a.no_cold, seed=a.seed)
+         quick=a.quick, torch=not a.no_torch, cold=not a.no_cold, seed=a.seed, repeat=max(1, a.repeat))
