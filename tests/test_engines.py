@@ -150,3 +150,24 @@ def test_float32_loss_overflow_stops_at_the_same_batch_on_every_engine():
         assert res.stopped_early == 1 and "batch 1: the loss or its gradient" in res.message, (engine, res.message)
         messages.add(str(caught[0].message))
     assert len(messages) == 1
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam"])
+def test_an_optimizer_reused_across_precisions_continues_alike_on_every_engine(name):
+    """One optimizer object trains a float64 model, then a float32 copy, then float64 again:
+    its state follows the parameters' dtype on every engine, so the engines stay equal."""
+    U, Y, _ = _data(False, 9)
+    model = _model("tanh", False, False, 9)
+    kw = dict(momentum=0.9) if name == "sgd" else dict(centered=True, momentum=0.5) if name == "rmsprop" else {}
+    finals = {}
+    for engine in ("numpy", "blas", "c"):
+        opt = elman.optim.get(name, 0.01, **kw)
+        a = elman.fit(model, U, Y, optimizer=opt, engine=engine, epochs=1, seed=0, verbose=0)
+        b = elman.fit(a.model.astype(np.float32), U, Y, optimizer=opt, engine=engine, epochs=1, seed=0, verbose=0)
+        state = [v for v in vars(opt).values() if isinstance(v, np.ndarray)]
+        assert state and all(s.dtype == np.float32 for s in state), engine  # it follows the parameters
+        finals[engine] = elman.fit(b.model.astype(np.float64), U, Y, optimizer=opt, engine=engine, epochs=1, seed=0,
+                                   verbose=0).model
+    for engine in ("blas", "c"):
+        for x, y in zip(_params(finals[engine]), _params(finals["numpy"])):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=engine)

@@ -109,25 +109,24 @@ class Optimizer:
     _SLOTS: tuple[str, ...] = ()
 
     def _ensure_built(self, params: np.ndarray) -> None:
+        """State vectors for ``params``: built as zeros for a vector of another size;
+        converted to ``params``'s dtype when they were built for another (an optimizer
+        reused from a float64 fit for a float32 one), whichever engine updates them."""
         if not hasattr(self, "_state_size") or self._state_size != params.size:
             self._build(params)
             self._state_size = params.size
+        for name in self._SLOTS:
+            arr = getattr(self, "_" + name)
+            if arr.dtype != params.dtype:
+                setattr(self, "_" + name, arr.astype(params.dtype))
 
     def slots(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """The state vectors for ``params`` (built as zeros if not built yet), by name:
         the arrays the updates change in place ("m" for SGD; "v", "a", "m" for RMSprop;
         "m", "v" for Adam), so that whoever updates them (the compiled kernel) and the
-        next :meth:`apply` continue from the same state. Vectors built for a vector of
-        another dtype are converted to ``params``'s dtype."""
+        next :meth:`apply` continue from the same state."""
         self._ensure_built(params)
-        out = {}
-        for name in self._SLOTS:
-            arr = getattr(self, "_" + name)
-            if arr.dtype != params.dtype:
-                arr = arr.astype(params.dtype)
-                setattr(self, "_" + name, arr)
-            out[name] = arr
-        return out
+        return {name: getattr(self, "_" + name) for name in self._SLOTS}
 
     def _build(self, params: np.ndarray) -> None:  # pragma: no cover - overridden
         pass
