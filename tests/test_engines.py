@@ -171,3 +171,30 @@ def test_an_optimizer_reused_across_precisions_continues_alike_on_every_engine(n
     for engine in ("blas", "c"):
         for x, y in zip(_params(finals[engine]), _params(finals["numpy"])):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=engine)
+
+
+@pytest.mark.parametrize("rs", [False, True])
+def test_compiled_epochs_cut_into_calls_are_the_same_epochs(monkeypatch, rs):
+    """The compiled engine runs an epoch in several calls (so that Ctrl-C gets a turn):
+    one batch per call gives the same training, divergence included, as one call."""
+    from elman import train
+
+    U, Y, w = _data(rs, 10)
+    model = _model("tanh", rs, False, 10)
+    kw = dict(epochs=2, batch_size=4, seed=0, verbose=0, sample_weight=w, engine="c", learning_rate=0.01)
+    whole = elman.fit(model, U, Y, **kw)
+    monkeypatch.setattr(train, "C_CALL_WORK", 1)
+    cut = elman.fit(model, U, Y, **kw)
+    for a, b in zip(_params(cut.model), _params(whole.model)):
+        np.testing.assert_array_equal(a, b)
+    assert cut.history == whole.history
+    big = Y.copy()
+    big[12:] = 1e200  # the fourth batch in order diverges: it must be named in both ways
+    kw.update(shuffle=False)
+    with pytest.warns(elman.errors.DivergenceWarning):
+        diverged = elman.fit(model, U, big, **kw)
+    monkeypatch.setattr(train, "C_CALL_WORK", 2 ** 40)
+    with pytest.warns(elman.errors.DivergenceWarning):
+        once = elman.fit(model, U, big, **kw)
+    assert "epoch 1, batch 4:" in once.message
+    assert diverged.message == once.message and diverged.stopped_early == once.stopped_early

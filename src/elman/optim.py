@@ -42,7 +42,7 @@ import numpy as np
 from .errors import ParameterError
 from .validation import _flag
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "get", "from_settings"]
 
 
 def _positive(name: str, value, *, allow_none: bool = False, allow_zero: bool = False) -> float | None:
@@ -233,3 +233,21 @@ def get(optimizer, learning_rate: float | None = None, **kwargs) -> Optimizer:
         return cls(**kwargs)
     except TypeError as exc:
         raise ParameterError(f"optimizer {optimizer!r} got an unknown option: {exc}") from None
+
+
+def from_settings(optimizer, **settings) -> Optimizer:
+    """The optimizer ``fit`` uses: one built from a name and ``settings`` (learning_rate
+    None means 1e-3), or an instance as it is, which must come without settings (they
+    would be silently ignored)."""
+    if isinstance(optimizer, Optimizer):
+        given = {k: v for k, v in settings.items() if v is not None}
+        if given:
+            kind = type(optimizer).__name__
+            listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ParameterError(
+                f"optimizer is an elman.optim.{kind} instance, which carries its own settings, so {listed} would "
+                f"be ignored; set them on it ({kind}({listed})) or pass optimizer={kind.lower()!r}"
+            )
+        return optimizer
+    lr = settings.pop("learning_rate")
+    return get(optimizer, 1e-3 if lr is None else lr, **settings)

@@ -44,6 +44,9 @@ ENGINES = ("auto", "numpy", "blas", "c")
 #: 2 cores, the kernel is 3-50x faster than "blas" at batch 1 for M up to 64, and slower
 #: from M = 16 at batch 32, where the products dominate.
 C_MAX_WORK = 256
+#: Multiply-adds per call of the compiled kernel (about 10 ms here): an epoch of a large
+#: data set is several calls, so that Ctrl-C does not wait for its end.
+C_CALL_WORK = 2 ** 25
 
 
 @dataclass(frozen=True)
@@ -67,24 +70,6 @@ class FitResult:
     seconds: float = 0.0
     engine: str = "numpy"
     config: dict = field(default_factory=dict)
-
-
-def _optimizer(optimizer, **settings) -> optim.Optimizer:
-    """The optimizer fit uses: one built from a name and ``settings`` (learning_rate None
-    means 1e-3), or an instance as it is, which must come without settings (they would be
-    silently ignored)."""
-    if isinstance(optimizer, optim.Optimizer):
-        given = {k: v for k, v in settings.items() if v is not None}
-        if given:
-            kind = type(optimizer).__name__
-            listed = ", ".join(f"{k}={v!r}" for k, v in given.items())
-            raise ParameterError(
-                f"optimizer is an elman.optim.{kind} instance, which carries its own settings, so {listed} would "
-                f"be ignored; set them on it ({kind}({listed})) or pass optimizer={kind.lower()!r}"
-            )
-        return optimizer
-    lr = settings.pop("learning_rate")
-    return optim.get(optimizer, 1e-3 if lr is None else lr, **settings)
 
 
 def _validation(rnn, U, Y, w, validation_data, validation_split, rs: bool, dt):
@@ -192,6 +177,27 @@ def _python_epoch(step: Callable, opt: optim.Optimizer, flat: Layout, progress) 
     return epoch
 
 
+def _compiled_epoch(trainer, opt: optim.Optimizer, flat: Layout, data: _Batches, progress) -> Callable:
+    """epoch(order, batch_size) of :func:`_python_epoch`'s form, by the compiled kernel,
+    in calls of about ``C_CALL_WORK`` multiply-adds each: the same batches and updates as
+    one call, and Ctrl-C (and the progress bar) get a turn between calls."""
+    M, D = flat.shapes[0][0], flat.shapes[1][1]
+    per_sample = data.U.shape[1] * M * (M + D) * 3  # forward, backward, gradient sums
+
+    def epoch(order, batch_size):
+        step = batch_size * max(1, C_CALL_WORK // (per_sample * batch_size))  # whole batches per call
+        total, seen = 0.0, 0
+        for start in range(0, len(order), step):
+            t, s, kind, batch = trainer.epoch(order[start:start + step], batch_size, opt)
+            total, seen = total + t, seen + s
+            progress.batch(-(-s // batch_size))
+            if kind:
+                return total, seen, (kind, start // batch_size + batch)
+        return total, seen, None
+
+    return epoch
+
+
 def _compiled_trainer(flat: Layout, data: _Batches):
     [(A, B, b, act, gb)], C, d = flat.unpack(flat.theta)
     return _compiled.CompiledTrainer(flat.theta, B.shape[1], A.shape[0], flat.shapes[-1][0], C is not None,
@@ -213,12 +219,7 @@ def _epoch_runner(flat: Layout, eng: str, data: _Batches, opt: optim.Optimizer, 
             eng = "blas"
         else:
             if trainer.supports(opt):
-                def epoch(order, batch_size):
-                    total, seen, kind, batch = trainer.epoch(order, batch_size, opt)
-                    progress.batch(-(-seen // batch_size))
-                    return total, seen, (kind, batch) if kind else None
-
-                return epoch, "c"
+                return _compiled_epoch(trainer, opt, flat, data, progress), "c"
             return _python_epoch(trainer.loss_grad, opt, flat, progress), "c"
     fb = Engine(flat) if eng == "blas" else bptt.forward_backward
     return _python_epoch(data.step(flat, fb, grad), opt, flat, progress), eng
@@ -363,7 +364,7 @@ def fit(rnn, U, Y, *, epochs: int = 1, batch_size: int = 32, optimizer="adam", l
     s = _settings(rnn, epochs, batch_size, verbose, patience, restore_best_weights, min_delta, shuffle, tbptt, seed)
     lossfn = losses.get(loss)
     U, Y, w, rs, dt = _inputs(rnn, U, Y, sample_weight, return_sequences, dtype)
-    opt = _optimizer(optimizer, learning_rate=learning_rate, clipnorm=clipnorm, clipvalue=clipvalue,
+    opt = optim.from_settings(optimizer, learning_rate=learning_rate, clipnorm=clipnorm, clipvalue=clipvalue,
                      global_clipnorm=global_clipnorm, **optimizer_options)
     U, Y, w, U_val, Y_val = _validation(rnn, U, Y, w, validation_data, validation_split, rs, dt)
     flat = Layout(rnn, dt, rs)
