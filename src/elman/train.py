@@ -105,24 +105,24 @@ def _engine(flat: Layout, engine, tbptt, batch_size: int, loss: losses.Loss) -> 
     """The engine fit runs: ``engine`` as asked, or auto's choice (see the module)."""
     if engine not in ENGINES:
         raise ParameterError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
-    compiled_ok = flat.n_layers == 1 and tbptt is None
-    if engine == "c" and not compiled_ok:
+    one_layer = flat.n_layers == 1 and tbptt is None
+    registered = losses.LOSSES.get(loss.name) is loss  # the kernel's switch knows only these
+    if engine == "c" and not one_layer:
         raise ParameterError("engine='c' trains one recurrent layer without tbptt; use engine='blas' or 'numpy'")
-    if engine == "c" and losses.LOSSES.get(loss.name) is not loss:
+    if engine == "c" and not registered:
         raise ParameterError(f"engine='c' computes the losses of elman.losses.LOSSES, not a loss of your own "
                              f"({loss.name!r}); use engine='blas' or 'numpy'")
-    compiled_ok = compiled_ok and losses.LOSSES.get(loss.name) is loss
     if engine != "auto":
         return engine
     M = flat.state_dims()[0]
-    if compiled_ok and (M <= 8 or M * batch_size <= C_MAX_WORK):
+    if one_layer and registered and (M <= 8 or M * batch_size <= C_MAX_WORK):
         return "c"  # if the kernel cannot be used here, _epoch_runner says so and takes "blas"
     return "blas"
 
 
 @dataclass
 class _Batches:
-    """The training data time-major (batches are taken along axis 1) and the loss."""
+    """The training data as checked (N first), its weights and the loss."""
 
     U: np.ndarray
     Y: np.ndarray
@@ -131,9 +131,10 @@ class _Batches:
     rs: bool
     tbptt: int | None
 
-    def step(self, flat: Layout, forward_backward, grad: np.ndarray) -> Callable:
+    def step(self, flat: Layout, forward_backward) -> Callable:
         """step(idx) -> (loss, gradient) of the batch idx by ``forward_backward``."""
-        # Time-major copies, made here: the compiled engine reads U and Y as they are.
+        grad = np.zeros_like(flat.theta)
+        # Time-major copies (batches along axis 1), made here: the compiled engine reads U and Y as they are.
         Ut_all = np.ascontiguousarray(self.U.transpose(1, 0, 2))
         Yt_all = np.ascontiguousarray(self.Y.transpose(1, 0, 2)) if self.rs else self.Y[None]
 
@@ -156,6 +157,7 @@ def _python_epoch(step: Callable, opt: optim.Optimizer, flat: Layout, progress) 
     batch. stop is None, or (1, i): the loss or gradient of batch i not finite, or (2, i):
     the weights after batch i's update not finite (they are put back as they were)."""
     theta = flat.theta
+    last_good = np.empty_like(theta)  # the weights before an update, put back if it overflows
 
     def epoch(order, batch_size):
         total, seen = 0.0, 0
@@ -164,7 +166,7 @@ def _python_epoch(step: Callable, opt: optim.Optimizer, flat: Layout, progress) 
             value, g = step(idx)
             if not (math.isfinite(value) and np.all(np.isfinite(g))):
                 return total, seen, (1, i)
-            last_good = theta.copy()
+            last_good[:] = theta
             opt.apply(theta, g, flat.segments)
             if not np.all(np.isfinite(theta)):
                 theta[:] = last_good
@@ -200,13 +202,13 @@ def _compiled_epoch(trainer, opt: optim.Optimizer, flat: Layout, data: _Batches,
 
 def _compiled_trainer(flat: Layout, data: _Batches):
     [(A, B, b, act, gb)], C, d = flat.unpack(flat.theta)
-    return _compiled.CompiledTrainer(flat.theta, B.shape[1], A.shape[0], flat.shapes[-1][0], C is not None,
+    K = A.shape[0] if C is None else C.shape[0]
+    return _compiled.CompiledTrainer(flat.theta, B.shape[1], A.shape[0], K, C is not None,
                                      act.name, flat.g.name, gb, data.rs, data.loss, data.U, data.Y, data.w)
 
 
 def _epoch_runner(flat: Layout, eng: str, data: _Batches, opt: optim.Optimizer, progress) -> tuple[Callable, str]:
     """(epoch, engine): the epoch function of :func:`_python_epoch`'s form on ``eng``."""
-    grad = np.zeros_like(flat.theta)
     if eng == "c":
         try:
             trainer = _compiled_trainer(flat, data)
@@ -222,7 +224,7 @@ def _epoch_runner(flat: Layout, eng: str, data: _Batches, opt: optim.Optimizer, 
                 return _compiled_epoch(trainer, opt, flat, data, progress), "c"
             return _python_epoch(trainer.loss_grad, opt, flat, progress), "c"
     fb = Engine(flat) if eng == "blas" else bptt.forward_backward
-    return _python_epoch(data.step(flat, fb, grad), opt, flat, progress), eng
+    return _python_epoch(data.step(flat, fb), opt, flat, progress), eng
 
 
 # --------------------------------------------------------------------------- the epoch loop
