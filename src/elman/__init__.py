@@ -2,7 +2,8 @@
 
     z_{k+1} = s(A z_k + B u_k + b),    y_k = g(C z_{k+1} + d)
 
-The core needs NumPy only; the Keras bridge imports Keras when first used.
+The core needs NumPy only; the Keras, PyTorch and ONNX bridges import their library
+when first used.
 """
 
 __version__ = "0.1.0"
@@ -23,6 +24,9 @@ from .keras import (  # noqa: E402
     to_keras,
     verify_keras,
 )
+from .torch import from_torch, to_torch  # noqa: E402
+from .onnx import to_onnx  # noqa: E402
+from .codegen import export  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -36,6 +40,10 @@ __all__ = [
     "from_keras",
     "to_keras",
     "verify_keras",
+    "from_torch",
+    "to_torch",
+    "to_onnx",
+    "export",
     "reset_states",
     "get_states",
     "set_states",
