@@ -18,9 +18,12 @@ def _load(name: str):
 
 def test_predict_benchmark_quick(keras, capsys):
     results = _load("predict").main(quick=True)
-    assert len(results) == 2
-    for r in results:
+    assert len(results) == 3
+    for r in results[:2]:
         assert r["max_abs_diff"] <= 1e-5 and r["ratio"] > 0
+        for other in ("onnxruntime", "torch"):  # the dev extra installs both
+            assert r[f"{other}_max_abs_diff"] <= 1e-5, (other, r)
+    assert results[2]["ratio"] > 0 and "c_s" in results[2]
     assert "ratio" in capsys.readouterr().out
 
 

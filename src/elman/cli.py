@@ -1,4 +1,4 @@
-"""The command line: ``elman demo | train | verify | inspect``. It parses and calls the library.
+"""The command line: ``elman demo | train | verify | inspect | export | convert``. It parses and calls the library.
 
 Exit codes: 0 success, 1 a check that failed, 2 bad input (one line on stderr,
 no traceback unless ``--debug``).
@@ -76,6 +76,24 @@ def _cmd_inspect(args) -> int:
         print(f"  readout: none (y = {rnn.output_activation}(z))")
     else:
         print(f"  readout: y = {rnn.output_activation}(C z + d)   C {rnn.C.shape}  d {rnn.d.shape}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .codegen import export
+    from .convert import read_model
+
+    rnn = read_model(args.model)
+    files = export(rnn, args.out, language=args.to, dtype=args.dtype)
+    print(f"{args.model} -> {', '.join(str(f) for f in files)} ({args.to}, {args.dtype or rnn.dtype.name})")
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    from .convert import convert
+
+    out = convert(args.input, args.output)
+    print(f"{args.input} -> {out}")
     return 0
 
 
@@ -174,6 +192,18 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="print D, M, K, activations, shapes and the spectral radius of A")
     i.add_argument("model", help="a .keras or .npz file")
     i.set_defaults(func=_cmd_inspect)
+    e = sub.add_parser("export", help="write the model as standalone Python, NumPy or C code (weights inline)")
+    e.add_argument("model", help="a .keras, .npz, .pt or .onnx model file")
+    e.add_argument("--to", choices=["python", "numpy", "c"], default="python",
+                   help="python (math only), numpy, or c (C99: a .h and a .c; default python)")
+    e.add_argument("--out", required=True, help="the file to write (C: the .c file; its .h goes beside it)")
+    e.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                   help="precision of the generated code (C: float or double; default the model's own)")
+    e.set_defaults(func=_cmd_export)
+    c = sub.add_parser("convert", help="convert a model file by the suffixes: .keras, .npz, .pt, .onnx")
+    c.add_argument("input", help="a .keras, .h5, .npz, .pt or .onnx model file")
+    c.add_argument("output", help="the file to write: .keras, .npz, .pt or .onnx")
+    c.set_defaults(func=_cmd_convert)
     return p
 
 
