@@ -75,7 +75,11 @@ def save_pt(rnn: ElmanRNN | StackedRNN, path) -> None:
     folder, then renamed). Load it with :func:`load_pt`, or in plain torch with
     ``torch.load(path, weights_only=True)``.
 
-    >>> save_pt(ElmanRNN.init(1, 2, 1, seed=0), "rnn.pt")  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "rnn.pt")
+    >>> save_pt(ElmanRNN.init(1, 2, 1, seed=0), path)
+    >>> load_pt(path).state_dim
+    2
     """
     from .torch import import_torch, to_torch
 

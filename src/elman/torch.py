@@ -144,8 +144,8 @@ def from_torch(rnn, readout=None, *, return_sequences: bool | None = None) -> El
     Raises UnsupportedModelError for bidirectional, proj_size, LSTM/GRU and other modules,
     a readout that is not nn.Linear or does not fit; InputTypeError for non-modules.
 
-    >>> import torch  # doctest: +SKIP
-    >>> from_torch(torch.nn.RNN(3, 5, num_layers=2), torch.nn.Linear(5, 2)).layers[0].B.shape  # doctest: +SKIP
+    >>> import torch
+    >>> from_torch(torch.nn.RNN(3, 5, num_layers=2), torch.nn.Linear(5, 2)).layers[0].B.shape
     (5, 3)
     """
     torch = import_torch()
@@ -385,7 +385,7 @@ def z0_to_h0(z0):
     dtype, or, when the layer sizes differ (no single tensor holds them), a list of L
     (N, M_j) tensors, which the module of :func:`to_torch` takes as h0 as well.
 
-    >>> z0_to_h0(np.zeros((4, 3))).shape  # doctest: +SKIP
+    >>> z0_to_h0(np.zeros((4, 3))).shape
     torch.Size([1, 4, 3])
     """
     torch = import_torch()
