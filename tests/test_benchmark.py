@@ -16,15 +16,33 @@ def _load(name: str):
     return mod
 
 
-def test_predict_benchmark_quick(keras, capsys):
+def test_predict_benchmark_quick(keras, capsys, monkeypatch):
+    """Every tool's output agrees with the reference (Keras's for the whole batches, elman's
+    float64 step for the stateful step), and the step's ratios divide by Keras's
+    predict_on_batch (one call of the stateful model), not by predict's fixed overhead."""
+    calls = []
+    original = keras.Model.predict_on_batch
+
+    def counting(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "predict_on_batch", counting)
     results = _load("predict").main(quick=True)
     assert len(results) == 3
     for r in results[:2]:
         assert r["max_abs_diff"] <= 1e-5 and r["ratio"] > 0
         for other in ("onnxruntime", "torch"):  # the dev extra installs both
             assert r[f"{other}_max_abs_diff"] <= 1e-5, (other, r)
-    assert results[2]["ratio"] > 0 and "c_s" in results[2]
-    assert "ratio" in capsys.readouterr().out
+    step = results[2]
+    for tool in ("keras", "torch", "onnxruntime", "c"):  # each step's y (and z' where returned) vs elman's
+        assert step[f"{tool}_max_abs_diff"] <= 1e-5, (tool, step)
+    assert step["keras_call"] == "predict_on_batch" and step["ratio"] == step["keras_s"] / step["elman_s"]
+    assert len(calls) >= 5 * 10 and len({id(m) for m in calls}) == 1  # the timed calls, on the stateful model
+    assert step["keras_predict_s"] > 0 and "c_step_s" in step
+    out = capsys.readouterr().out
+    assert "ratio" in out and "keras predict_on_batch" in out and "keras predict (not used)" in out
+    assert "onnxruntime y from z" in out and "torch step" in out
 
 
 def test_train_benchmark_same_batches_are_elmans(keras, capsys):

@@ -276,12 +276,10 @@ def test_c_selftest_fails_when_a_reference_is_altered(tmp_path, dtype):
 
 def _driver(models) -> str:
     """A main that reads "index T u..." lines and prints predict's outputs (line "P"), and
-    for a model with a step API the outputs of init, reset and step over the sequence in
-    the order the first layer reads it (line "S")."""
+    the outputs of init, reset and step over the sequence in the order given (line "S")."""
     lines = ["#include <stdio.h>", *(f'#include "m{i}.h"' for i in range(len(models))), "enum { TMAX = 16 };", ""]
     for i, rnn in enumerate(models):
         p, P = f"m{i}", f"M{i}"
-        back = getattr(rnn, "layers", [rnn])[0].go_backwards
         lines += [f"static int run_{p}(int T, const double *in)", "{",
                   f"    static {p}_real U[TMAX * {P}_D], Y[TMAX * {P}_K];",
                   f"    for (int i = 0; i < T * {P}_D; i++) U[i] = ({p}_real)in[i];",
@@ -290,15 +288,14 @@ def _driver(models) -> str:
                   '    printf("P");',
                   f'    for (int i = 0; i < ({P}_RETURN_SEQUENCES ? T : 1) * {P}_K; i++) printf(" %.17g", (double)Y[i]);',
                   '    printf("\\n");']
-        if not _has_step(rnn):
+        if not _streams(rnn):
             lines += [f"    if ({p}_predict(U, {P}_MAX_T + 1, Y) != -1) return -2;"]
-        else:
-            step = f"{p}_step(&s, U + (size_t)({'T - 1 - k' if back else 'k'}) * {P}_D, Y + (size_t)k * {P}_K)"
-            lines += [f"    {p}_state s;", f"    {p}_init(&s);",
-                      f"    for (int k = 0; k < T; k++) {step};  /* then reset: the same again */",
-                      f"    {p}_reset(&s);", f"    for (int k = 0; k < T; k++) {step};",
-                      '    printf("S");', f'    for (int i = 0; i < T * {P}_K; i++) printf(" %.17g", (double)Y[i]);',
-                      '    printf("\\n");']
+        step = f"{p}_step(&s, U + (size_t)k * {P}_D, Y + (size_t)k * {P}_K)"  # every model steps
+        lines += [f"    {p}_state s;", f"    {p}_init(&s);",
+                  f"    for (int k = 0; k < T; k++) {step};  /* then reset: the same again */",
+                  f"    {p}_reset(&s);", f"    for (int k = 0; k < T; k++) {step};",
+                  '    printf("S");', f'    for (int i = 0; i < T * {P}_K; i++) printf(" %.17g", (double)Y[i]);',
+                  '    printf("\\n");']
         lines += ["    return 0;", "}", ""]
     lines += ["int main(void)", "{", "    static double in[TMAX * 64];", "    int i, T, n;",
               '    while (scanf("%d %d %d", &i, &T, &n) == 3 && T <= TMAX && n <= TMAX * 64) {',
@@ -310,14 +307,50 @@ def _driver(models) -> str:
     return "\n".join(lines)
 
 
-def _has_step(rnn) -> bool:
+def _streams(rnn) -> bool:
+    """No layer after the first reads backwards: predict is a run of steps."""
     return not any(l.go_backwards for l in getattr(rnn, "layers", [rnn])[1:])
+
+
+def _stepwise(rnn, U) -> np.ndarray:
+    """What elman's stateful runner gives when fed one step per call: (T, K) for one sample."""
+    runner = rnn.stateful(1)
+    with np.errstate(all="ignore"):
+        return np.concatenate([runner.predict(U[:, k:k + 1], return_sequences=True)[0]
+                               for k in range(U.shape[1])])
+
+
+def test_stepwise_is_one_step_of_every_layer():
+    """The step semantics the C code implements, checked in elman itself: the stateful runner
+    fed sequences of one step is one state update of every layer per input, in the order
+    given (a backwards layer reverses one step: nothing), and for a model with no backwards
+    layer it is predict with return_sequences."""
+    backwards_inside = [m for m in MODELS if not _streams(m)]
+    assert len(backwards_inside) >= 5 and {m.dtype for m in backwards_inside} == {np.dtype("float32"),
+                                                                                   np.dtype("float64")}
+    for i, rnn in enumerate(MODELS):
+        U = _inputs(rnn, i, N=1).astype(rnn.dtype)
+        layers = getattr(rnn, "layers", [rnn])
+        zs, ys = [np.zeros(l.state_dim, rnn.dtype) for l in layers], []
+        for k in range(U.shape[1]):
+            x = U[0, k]
+            for j, layer in enumerate(layers):
+                zs[j] = x = layer.step(zs[j], x)
+            ys.append(activations.get(rnn.output_activation).f(x if rnn.C is None else rnn.C @ x + rnn.d))
+        tol = 1e-6 if rnn.dtype == np.float32 else 1e-13
+        assert _err(_stepwise(rnn, U), np.array(ys)) <= tol, i
+        if not any(l.go_backwards for l in layers):
+            assert _err(_stepwise(rnn, U), rnn.predict(U, return_sequences=True)[0]) <= tol, i
+    U = _inputs(backwards_inside[0], 0, N=1)
+    assert _err(_stepwise(backwards_inside[0], U), backwards_inside[0].predict(U, return_sequences=True)[0]) > 1e-3
 
 
 @needs_cc
 def test_c_matches_predict_and_step(tmp_path):
-    """36 models in one binary; predict against rnn.predict, step over the sequence against
-    rnn.predict(return_sequences=True), for T = 1, 5 and 11."""
+    """36 models in one binary, for T = 1, 5 and 11: predict against rnn.predict, and init,
+    reset and step over the sequence, for every model, against elman's stateful runner fed
+    one step per call (for a model with no backwards layer that is predict with
+    return_sequences; with a backwards layer above the first it is not)."""
     sources = [export(rnn, tmp_path / f"m{i}.c", "c")[1] for i, rnn in enumerate(MODELS)]
     (tmp_path / "driver.c").write_text(_driver(MODELS))
     exe = _cc([tmp_path / "driver.c", *sources], tmp_path / "driver")
@@ -327,8 +360,7 @@ def test_c_matches_predict_and_step(tmp_path):
             U = np.random.default_rng(10 * i + T).standard_normal((1, T, rnn.input_dim)).astype(rnn.dtype)
             feed.append(f"{i} {T} {U.size} " + " ".join(repr(float(v)) for v in U.ravel()))
             expected.append((i, "P", rnn.predict(U)[0]))
-            if _has_step(rnn):
-                expected.append((i, "S", rnn.predict(U, return_sequences=True)[0]))
+            expected.append((i, "S", _stepwise(rnn, U)))
     proc = subprocess.run([str(exe)], input="\n".join(feed) + "\n", capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     out = proc.stdout.splitlines()
@@ -354,7 +386,9 @@ def test_c_files_name_the_prefix_and_the_api(tmp_path):
         assert f"void {p}_step({p}_state *s, const {p}_real *u, {p}_real *y);" in text and "_HAS_STEP 1" in text
         assert f'#include "{stem}.h"' in source.read_text()
     header, _ = c_source(backwards_inside, "net")
-    assert "NET_HAS_STEP 0" in header and "_step(" not in header and "#define NET_MAX_T 1024" in header
+    assert "NET_HAS_STEP 1" in header and "#define NET_MAX_T 1024" in header
+    assert "void net_step(net_state *s, const net_real *u, net_real *y);" in header
+    assert "rnn.stateful(1)" in header and "is NOT predict" in header  # the difference, said where it is used
     assert "typedef float net_real;" in c_source(MODELS[-3], "net")[0]
     assert "typedef double net_real;" in c_source(MODELS[-3], "net", dtype=np.float64)[0]
     assert "typedef float net_real;" in c_source(rnn, "net", dtype="float32")[0]
@@ -380,6 +414,8 @@ def test_python_files_and_dtype(tmp_path):
     (lambda p: export(MODELS[0], 42), InputTypeError, "path must be a str or os.PathLike, got int"),
     (lambda p: export(MODELS[0], p / "x.c", "c", dtype=np.int32), ParameterError, "float32 or float64"),
     (lambda p: export(MODELS[0], p / "x.c", "c", n_tests=0), ParameterError, "n_tests must be a positive"),
+    (lambda p: export(MODELS[0], p / "x.c", "c", n_tests=10**9), ParameterError, "n_tests must be at most 1000"),
+    (lambda p: c_source(MODELS[0], "net", n_tests=1001), ParameterError, "got 1001"),
     (lambda p: c_source(MODELS[0], 'a"b'), ParameterError, "file stem"),
     (lambda p: export(MODELS[0], p / "missing" / "x.py"), OutputError, "No such file or directory"),
     (lambda p: export(MODELS[0], p, "c"), OutputError, "is a directory"),

@@ -5,6 +5,8 @@ one-line error with exit code 2."""
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ import pytest
 import elman
 from elman import cli
 from elman.convert import convert, read_model, write_model
-from elman.errors import InputTypeError, ModelFileError, ParameterError
+from elman.errors import InputTypeError, ModelFileError, OutputError, ParameterError, UnsupportedModelError
+from elman.stacked import from_layers
 from helpers import build, randomize
 
 pytest.importorskip("torch")
@@ -31,22 +34,138 @@ def _stacked(seed: int) -> elman.StackedRNN:
                             return_sequences=True, dtype=np.float32)
 
 
-def _params(rnn):
-    layers = rnn.layers if isinstance(rnn, elman.StackedRNN) else [rnn]
-    return [m for l in layers for m in (l.A, l.B, l.b)] + [rnn.C, rnn.d]
+def _layer(rng, D, M, act="tanh", gb=False, dtype=np.float32):
+    return elman.ElmanRNN(rng.normal(0, 0.5 / np.sqrt(M), (M, M)), rng.normal(0, 0.6 / np.sqrt(D), (M, D)),
+                          rng.normal(0, 0.3, M), activation=act, go_backwards=gb, dtype=dtype)
 
 
-@pytest.mark.parametrize("first,second", list(itertools.permutations(FORMATS, 2)))
-def test_every_pair_keeps_the_matrices(first, second, tmp_path, keras):
-    """npz -> first -> second -> npz: the same float32 matrices, bit for bit (no format
-    rounds, transposes or splits a bias in a way that is not undone exactly)."""
-    rnn = _stacked(1)
-    a = write_model(rnn, tmp_path / f"a{first}")
-    b = convert(a, tmp_path / f"b{second}")
-    back = read_model(b)
-    assert type(back) is type(rnn) and back.return_sequences == rnn.return_sequences
-    for x, y in zip(_params(back), _params(rnn)):
-        np.testing.assert_array_equal(x, y)
+def _round_trip_models() -> dict:
+    """Random non-square models covering what a format could lose: go_backwards (first and
+    inner layers), per-layer activations, a non-linear output activation, float64, no
+    readout, a one-layer StackedRNN, return_sequences on and off."""
+    rng = np.random.default_rng(7)
+    f64 = np.float64
+    one = _layer(rng, 3, 5, "relu", gb=True)
+    return {
+        "elman-gb-sigmoid-out": elman.ElmanRNN(one.A, one.B, one.b, rng.normal(0, 0.5, (2, 5)), rng.normal(0, 0.3, 2),
+                                               "relu", "sigmoid", True, go_backwards=True, dtype=np.float32),
+        "elman-f64-no-readout": _layer(rng, 2, 4, "tanh", dtype=f64),
+        "stack-mixed-gb-inside": elman.StackedRNN(
+            [_layer(rng, 3, 4, "tanh"), _layer(rng, 4, 6, "relu", gb=True), _layer(rng, 6, 5, "tanh")],
+            rng.normal(0, 0.5, (2, 5)), rng.normal(0, 0.3, 2), "softsign", True),
+        "stack-f64-no-readout-relu-out": elman.StackedRNN(
+            [_layer(rng, 2, 3, "relu", gb=True, dtype=f64), _layer(rng, 3, 4, "tanh", gb=True, dtype=f64)],
+            None, None, "relu", False, dtype=f64),
+        "stack-one-layer": elman.StackedRNN([_layer(rng, 3, 4, "tanh", gb=True)], rng.normal(0, 0.5, (1, 4)),
+                                            rng.normal(0, 0.3, 1), "linear", False),
+        "stack-other-activations": elman.StackedRNN(
+            [_layer(rng, 3, 4, "sigmoid"), _layer(rng, 4, 2, "gelu", gb=True)], rng.normal(0, 0.5, (3, 2)),
+            rng.normal(0, 0.3, 3), "elu", True),
+    }
+
+
+ROUND_TRIP = _round_trip_models()
+#: Keras saves and loads take ~0.3 s each: its pairs for a few models only (between them
+#: they cover go_backwards, a one-layer stack, no readout with g != linear, float64).
+KERAS_MODELS = ("elman-gb-sigmoid-out", "stack-f64-no-readout-relu-out", "stack-one-layer")
+
+
+def _layers(rnn):
+    return list(rnn.layers) if isinstance(rnn, elman.StackedRNN) else [rnn]
+
+
+def _expected(rnn, formats):
+    """What comes back after a trip through ``formats``: ``rnn`` itself, except through
+    .keras (guide section 8): a one-layer StackedRNN comes back as an ElmanRNN (Keras has
+    no such distinction), and a model with no readout (C None) but a non-linear output
+    activation comes back with the identity Dense that to_keras adds for g: C = I, d = 0.
+    The predictions are the same in every case."""
+    if ".keras" not in formats:
+        return rnn
+    C, d = rnn.C, rnn.d
+    if C is None and rnn.output_activation != "linear":
+        C, d = np.eye(rnn.state_dim, dtype=rnn.dtype), np.zeros(rnn.state_dim, rnn.dtype)
+    layers = [l.replace(C=None, output_activation="linear", return_sequences=False) for l in _layers(rnn)]
+    return from_layers(layers, C, d, rnn.output_activation, rnn.return_sequences, dtype=rnn.dtype)
+
+
+def _assert_same_model(back, want, label):
+    assert type(back) is type(want), label
+    assert back.dtype == want.dtype and back.return_sequences == want.return_sequences, label
+    assert back.output_activation == want.output_activation, label
+    assert len(_layers(back)) == len(_layers(want)), label
+    for x, y in zip(_layers(back), _layers(want)):
+        assert (x.activation, x.go_backwards) == (y.activation, y.go_backwards), label
+        for name in "ABb":
+            assert getattr(x, name).dtype == want.dtype, (label, name)
+            np.testing.assert_array_equal(getattr(x, name), getattr(y, name), err_msg=f"{label} {name}")
+    for name in "Cd":
+        assert (getattr(back, name) is None) == (getattr(want, name) is None), (label, name)
+        if getattr(want, name) is not None:
+            np.testing.assert_array_equal(getattr(back, name), getattr(want, name), err_msg=f"{label} {name}")
+
+
+def _pairs(name):
+    formats = FORMATS if name in KERAS_MODELS else tuple(f for f in FORMATS if f != ".keras")
+    return list(itertools.permutations(formats, 2))
+
+
+def test_round_trip_models_cover_the_cases():
+    models = list(ROUND_TRIP.values())
+    layers = [l for m in models for l in _layers(m)]
+    assert any(l.go_backwards for m in models for l in _layers(m)[1:]) and any(m.go_backwards for m in layers)
+    assert {np.dtype(np.float32), np.dtype(np.float64)} == {m.dtype for m in models}
+    assert any(m.C is None for m in models) and {m.return_sequences for m in models} == {True, False}
+    assert any(isinstance(m, elman.StackedRNN) and len(m.layers) == 1 for m in models)
+    assert {l.activation for l in layers} >= {"tanh", "relu", "sigmoid", "gelu"}
+    assert any(len({l.activation for l in _layers(m)}) > 1 for m in models)
+    keras_models = [ROUND_TRIP[n] for n in KERAS_MODELS]
+    assert any(m.C is None and m.output_activation != "linear" for m in keras_models)
+    assert any(isinstance(m, elman.StackedRNN) and len(m.layers) == 1 for m in keras_models)
+
+
+@pytest.mark.parametrize("name", list(ROUND_TRIP))
+def test_every_pair_keeps_the_model(name, tmp_path, keras):
+    """model -> first -> second -> model, for every pair of formats: the same class, every
+    matrix bit for bit, the activations, go_backwards, return_sequences and dtype, and the
+    same predictions; .keras changes only what _expected says. A state activation that
+    torch.nn.RNN lacks is refused by .pt with the reason."""
+    rnn = ROUND_TRIP[name]
+    U = np.random.default_rng(1).standard_normal((3, 6, rnn.input_dim)).astype(rnn.dtype)
+    y = rnn.predict(U)
+    torch_ok = all(l.activation in ("tanh", "relu") for l in _layers(rnn))
+    firsts = {}
+    for first, second in _pairs(name):
+        if ".pt" in (first, second) and not torch_ok:
+            with pytest.raises(UnsupportedModelError, match="torch.nn.RNN lacks.*keep"):
+                write_model(rnn, tmp_path / f"x{first}" if first == ".pt" else tmp_path / f"x{second}")
+            continue
+        if first not in firsts:
+            firsts[first] = write_model(rnn, tmp_path / f"a{first}")
+        back = read_model(convert(firsts[first], tmp_path / f"b-{first[1:]}{second}"))
+        label = f"{name}: {first} -> {second}"
+        _assert_same_model(back, _expected(rnn, (first, second)), label)
+        np.testing.assert_array_equal(back.predict(U), y, err_msg=label)
+
+
+def test_keras_changes_are_the_documented_ones(tmp_path, keras):
+    """The two cases the guide names, seen directly: .keras gives C = I, d = 0 for a model
+    without readout whose g is not linear, and an ElmanRNN for a one-layer StackedRNN."""
+    for name in ("stack-f64-no-readout-relu-out", "stack-one-layer"):
+        rnn = ROUND_TRIP[name]
+        back = read_model(write_model(rnn, tmp_path / f"{name}.keras"))
+        assert _expected(rnn, (".keras",)) is not rnn
+        _assert_same_model(back, _expected(rnn, (".keras",)), name)
+    no_readout = ROUND_TRIP["stack-f64-no-readout-relu-out"]
+    back = read_model(write_model(no_readout, tmp_path / "m.keras"))
+    assert no_readout.C is None and np.array_equal(back.C, np.eye(no_readout.state_dim)) and not back.d.any()
+    assert isinstance(read_model(tmp_path / "stack-one-layer.keras"), elman.ElmanRNN)
+    linear = elman.StackedRNN(no_readout.layers, None, None, "linear", dtype=no_readout.dtype)
+    assert read_model(write_model(linear, tmp_path / "lin.keras")).C is None  # g linear: no Dense, C stays None
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## 8. Taking the model elsewhere"):guide.index("## 9.")]
+    assert "C = I and d = 0" in section and "one-layer `StackedRNN` comes back as an `ElmanRNN`" in section
+    assert "survive every pair exactly" not in section
 
 
 def test_keras_file_to_onnx_matches_keras_predict(tmp_path, keras):
@@ -98,6 +217,8 @@ def test_export_command_writes_the_files(tmp_path, capsys):
     (["convert", "{d}/m.npz", "{d}/x.h5"], "expected one of"),
     (["convert", "{d}/m.npz", "{d}/m.npz"], "same file"),
     (["convert", "{d}/m.npz", "{d}/nofolder/x.pt"], "does not exist"),
+    (["convert", "{d}/m.npz", "{d}/m.npz/x.pt"], "'{d}/m.npz' is not a folder (it is a file)"),
+    (["convert", "{d}/m.npz", "{d}"], "expected one of"),
     (["export", "{d}/m.npz", "--to", "rust", "--out", "{d}/x.rs"], "invalid choice"),
     (["export", "{d}/m.npz", "--to", "c", "--out", "{d}/x.c", "--dtype", "float16"], "invalid choice"),
 ])
@@ -105,7 +226,7 @@ def test_bad_input_is_one_line_exit_2(argv, words, tmp_path, capsys):
     elman.ElmanRNN.init(2, 3, 1, seed=0).save(tmp_path / "m.npz")
     assert cli.main([a.format(d=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+    assert err.count("\n") == 1 and words.format(d=tmp_path) in err and "Traceback" not in err
 
 
 def test_library_errors_name_the_argument(tmp_path):
@@ -125,3 +246,43 @@ def test_an_npz_under_another_name_is_read(tmp_path):
     rnn.save(tmp_path / "m.npz")
     (tmp_path / "m.npz").rename(tmp_path / "m.model")
     np.testing.assert_array_equal(read_model(tmp_path / "m.model").B, rnn.B)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_write_errors_name_the_target(suffix, tmp_path, keras, monkeypatch):
+    """A target that cannot be written is one OutputError naming the TARGET and the reason:
+    never a temporary file's name, never torch's C++ text; nothing is left behind."""
+    rnn = elman.ElmanRNN.init(2, 3, 1, seed=0)
+    (tmp_path / f"d{suffix}").mkdir()
+    (tmp_path / "file").write_text("x")
+    cases = [(tmp_path / f"d{suffix}", "it is a directory"),
+             (tmp_path / "file" / f"x{suffix}", f"{str(tmp_path / 'file')!r} is not a folder"),
+             (tmp_path / "missing" / f"x{suffix}", "does not exist")]
+    for target, reason in cases:
+        with pytest.raises(OutputError) as info:
+            write_model(rnn, target)
+        message = str(info.value)
+        assert message.startswith(f"cannot write model file {str(target)!r}: ") and reason in message, message
+    if suffix in (".keras", ".pt"):  # the writes of this module: a failure while writing
+        real = os.replace
+
+        def refuse(src, dst):
+            raise PermissionError(13, "Permission denied", str(src), str(dst))
+
+        monkeypatch.setattr(os, "replace", refuse)
+        target = tmp_path / f"m{suffix}"
+        with pytest.raises(OutputError) as info:
+            write_model(rnn, target)
+        assert str(info.value) == f"cannot write model file {str(target)!r}: Permission denied"
+        monkeypatch.setattr(os, "replace", real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"d{suffix}", "file"])  # no temporary file
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
+@pytest.mark.parametrize("suffix", [".keras", ".pt"])
+def test_an_unwritable_folder_names_the_target(suffix, keras):
+    with pytest.raises(OutputError) as info:
+        write_model(elman.ElmanRNN.init(2, 3, 1, seed=0), f"/proc/x{suffix}")
+    message = str(info.value)
+    assert message.startswith(f"cannot write model file '/proc/x{suffix}': ") and "\n" not in message
+    assert ".tmp" not in message and f"x{suffix}." not in message and "enforce" not in message

@@ -8,6 +8,7 @@ and float64 to 1e-12, relative to max(1, max |y|) (helpers.assert_parity).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -311,3 +312,85 @@ def test_bad_types():
         to_torch(torch.nn.RNN(2, 3))
     with pytest.raises(ParameterError, match="batch_first must be True or False"):
         to_torch(ElmanRNN.init(2, 3, seed=0), batch_first="no")
+
+
+class _DoubledRNN(torch.nn.RNN):
+    """An nn.RNN whose forward computes something else than its weights say."""
+
+    def forward(self, x, h=None):
+        out, h = super().forward(x, h)
+        return 2 * out, h
+
+
+class _ShiftedLinear(torch.nn.Linear):
+    def forward(self, x):
+        return super().forward(x) + 1
+
+
+def test_subclasses_are_refused():
+    """Only nn.RNN, nn.Linear and to_torch's class themselves: a subclass may override
+    forward, and reading its weights would then silently give another model."""
+    with pytest.raises(UnsupportedModelError, match=r"rnn is a _DoubledRNN, a subclass of torch.nn.RNN.*forward"):
+        from_torch(_DoubledRNN(2, 3))
+    with pytest.raises(UnsupportedModelError, match=r"readout is a _ShiftedLinear, a subclass of torch.nn.Linear"):
+        from_torch(torch.nn.RNN(2, 3), _ShiftedLinear(3, 1))
+    module = to_torch(ElmanRNN.init(2, 3, 1, seed=0))
+    module.readout = _ShiftedLinear(3, 1, dtype=torch.float64)
+    with pytest.raises(UnsupportedModelError, match=r"rnn.readout is a _ShiftedLinear"):
+        from_torch(module)
+    module = to_torch(ElmanRNN.init(2, 3, 1, seed=0))
+    module.rnn = _DoubledRNN(2, 3, dtype=torch.float64)
+    with pytest.raises(UnsupportedModelError, match=r"rnn.rnn is a _DoubledRNN, a subclass"):
+        from_torch(module)
+
+    class Module(type(module)):
+        pass
+
+    sub = Module(module.rnn, None, output_activation="linear", return_sequences=False, go_backwards=[False],
+                 batch_first=True)
+    with pytest.raises(UnsupportedModelError, match=r"a subclass of elman.torch.ElmanModule"):
+        from_torch(sub)
+
+
+def test_other_modules_and_meta_weights():
+    with pytest.raises(UnsupportedModelError, match=r"rnn is a torch.nn.Linear.*expected a torch.nn.RNN") as info:
+        from_torch(torch.nn.Linear(2, 3))
+    assert "LSTM" not in str(info.value) and "gate" not in str(info.value)
+    with pytest.raises(UnsupportedModelError, match="rnn has its weights on the meta device"):
+        from_torch(torch.nn.RNN(2, 3, device="meta"))
+    with pytest.raises(UnsupportedModelError, match="readout has its weights on the meta device"):
+        from_torch(torch.nn.RNN(2, 3), torch.nn.Linear(3, 1, device="meta"))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_forward_refuses_what_predict_refuses(batch_first):
+    """forward raises elman's errors naming U or h0, what was given and what is expected;
+    it does not cast (the module's dtype, as torch's own modules)."""
+    module = to_torch(ElmanRNN.init(3, 4, 2, seed=0, dtype=np.float32), batch_first=batch_first)
+    shape = (lambda N, T, D: (N, T, D)) if batch_first else (lambda N, T, D: (T, N, D))
+    U = torch.zeros(*shape(2, 5, 3))
+    want = "(N, T, D) = (N, T, 3)" if batch_first else "(T, N, D) = (T, N, 3)"
+    with pytest.raises(ShapeError, match=re.escape(f"U has shape {shape(2, 5, 4)} but should be {want}")):
+        module(torch.zeros(*shape(2, 5, 4)))
+    with pytest.raises(ShapeError, match="zero time steps"):
+        module(torch.zeros(*shape(2, 0, 3)))
+    with pytest.raises(ShapeError, match="zero samples"):
+        module(torch.zeros(*shape(0, 5, 3)))
+    with pytest.raises(InputTypeError, match=re.escape("U has dtype torch.float64 but the module computes in "
+                                                       "torch.float32; expected U.to(torch.float32)")):
+        module(U.double())
+    with pytest.raises(InputTypeError, match="U has dtype torch.int64"):
+        module(torch.zeros(*shape(2, 5, 3), dtype=torch.int64))
+    with pytest.raises(InputTypeError, match=re.escape("h0 has dtype torch.float64 but the module computes in "
+                                                       "torch.float32")):
+        module(U, torch.zeros(1, 2, 4, dtype=torch.float64))
+    with pytest.raises(InputTypeError, match="h0 must be a torch tensor"):
+        module(U, np.zeros((1, 2, 4)))
+    assert module(U, torch.zeros(1, 2, 4)).shape == (2, 2)
+
+
+def test_h0_to_z0_names_the_wrong_dimension():
+    with pytest.raises(ShapeError, match=re.escape("h0[0] has shape (3,) (1-D) but should be 2-D")):
+        h0_to_z0([np.zeros(3)])
+    with pytest.raises(ShapeError, match=re.escape("h0[1] has shape (3, 4) but should be (N, M_j) with N = 2")):
+        h0_to_z0([np.zeros((2, 4)), np.zeros((3, 4))])

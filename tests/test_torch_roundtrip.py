@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import elman  # noqa: E402
-from elman.errors import InputTypeError, ModelFileError, OutputError  # noqa: E402
+from elman.errors import InputTypeError, ModelFileError, OutputError, UnsupportedModelError  # noqa: E402
 from elman.model import ElmanRNN, StackedRNN  # noqa: E402
 from elman.torch import from_torch, load_pt, save_pt, to_torch  # noqa: E402
 from helpers import build  # noqa: E402
@@ -49,6 +49,8 @@ def _models():
         ElmanRNN.init(2, 4, seed=3, dtype=np.float32).replace(go_backwards=True),
         StackedRNN([l1, l2], C=np.arange(12.0).reshape(2, 6) / 12, d=[0.1, -0.2]),
         StackedRNN([ElmanRNN.init(2, 3, seed=4), ElmanRNN.init(3, 3, seed=5)], dtype=np.float32),
+        StackedRNN([ElmanRNN.init(2, 3, seed=6, activation="relu")], C=np.ones((1, 3)), d=[0.5],
+                   output_activation="tanh", return_sequences=True),  # one layer: stays a StackedRNN
     ]
 
 
@@ -65,7 +67,7 @@ def _same(a, b):
     assert (a.output_activation, a.return_sequences) == (b.output_activation, b.return_sequences)
 
 
-@pytest.mark.parametrize("i", range(4))
+@pytest.mark.parametrize("i", range(5))
 def test_pt_round_trip(tmp_path, i):
     model = _models()[i]
     path = tmp_path / "model.pt"
@@ -139,6 +141,8 @@ def _saved(tmp_path):
     (lambda o: o["config"].update(activations=["tanh", "swishy"]), "swishy"),
     (lambda o: o["config"].update(activations=["tanh", "sigmoid"]), "state activation 'sigmoid'"),
     (lambda o: o["config"].update(has_readout=False), "has_readout=False"),
+    (lambda o: o["config"].update(kind="LSTM"), r"config\['kind'\] = 'LSTM'"),
+    (lambda o: o["config"].update(kind="ElmanRNN"), r"'ElmanRNN' but 2 layers"),
     (lambda o: o["config"].update(state_dims=[4, 60000]), "60000"),
     (lambda o: o["state_dict"].pop("readout.bias"), "missing"),
     (lambda o: o["state_dict"].update(extra=torch.zeros(1)), "unexpected"),
@@ -167,3 +171,24 @@ def test_save_pt_errors(tmp_path):
         save_pt("model", tmp_path / "m.pt")
     with pytest.raises(OutputError, match="cannot write"):
         save_pt(_models()[0], tmp_path / "no" / "such" / "m.pt")
+
+
+def test_save_pt_says_why_and_names_the_target(tmp_path):
+    """A .pt is the state dict of torch.nn.RNN modules: an activation nn.RNN lacks is
+    refused, naming it and the formats that keep it; a failed write names the target and
+    the reason (not a temporary file, not torch's C++ text)."""
+    model = StackedRNN([ElmanRNN.init(2, 3, seed=0), ElmanRNN.init(3, 4, seed=1, activation="softsign")])
+    with pytest.raises(UnsupportedModelError, match=r"layer 1 has state activation 'softsign', which "
+                                                    r"torch.nn.RNN lacks.*\.npz, \.keras or \.onnx"):
+        save_pt(model, tmp_path / "m.pt")
+    assert not list(tmp_path.iterdir())
+    (tmp_path / "d.pt").mkdir()
+    for target, reason in [(tmp_path / "d.pt", "it is a directory"),
+                           (tmp_path / "no" / "m.pt", "No such file or directory")]:
+        with pytest.raises(OutputError) as info:
+            save_pt(_models()[0], target)
+        message = str(info.value)
+        assert message == f"cannot write model file {str(target)!r}: {reason}" or (
+            message.startswith(f"cannot write model file {str(target)!r}: {reason}")), message
+        assert ".tmp" not in message and "enforce" not in message and "\n" not in message
+    assert [p.name for p in tmp_path.iterdir()] == ["d.pt"]

@@ -4,11 +4,15 @@ The activations are the C expressions of :mod:`elman.activations` (``c_f``, in t
 double ``x``), the one source of truth the compiled training kernel uses too; they are
 computed in double and the result cast to ``real`` (float or double).
 
-A model streams through time, one step of every layer per input, unless a layer
-after the first reads backwards (go_backwards): that layer needs the whole output
-sequence of the layer below before its first step. Such a model has no step API
-(``<P>_HAS_STEP`` is 0) and its predict keeps the sequences in a static buffer of
-``<P>_MAX_T`` steps (not reentrant).
+Every model gets the stateful ``init`` / ``reset`` / ``step``: one time step of every
+layer per call, each layer keeping its state, which is what elman's own stateful runner
+gives when fed one step per call (``rnn.stateful(1).predict(U[:, k:k+1])`` for k = 0,
+1, ...): a go_backwards layer reverses a sequence of one step, which changes nothing.
+``predict`` keeps the whole-sequence semantics of ``rnn.predict``. A model streams
+(predict is a run of steps) unless a layer after the first reads backwards
+(go_backwards): that layer needs the whole output sequence of the layer below before
+its first step, so predict goes layer by layer through a static buffer of
+``<P>_MAX_T`` steps (not reentrant), and a run of steps differs from predict there.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ def prefix(stem: str) -> str:
 
 
 def streams(rnn) -> bool:
-    """Whether the model runs one step of every layer per input (no layer after the
-    first reads backwards), so that a stateful step API exists."""
+    """Whether predict runs one step of every layer per input (no layer after the first
+    reads backwards), so that a run of steps is predict."""
     return not any(layer.go_backwards for _, layer in layers(rnn)[1:])
 
 
@@ -83,45 +87,51 @@ def _dims(rnn) -> list[tuple[str, str, str, object]]:
 
 def _header(rnn, stem: str, p: str, real: str) -> str:
     P, dims = p.upper(), _dims(rnn)
-    first_back = layers(rnn)[0][1].go_backwards
     lines = [f"/* {stem}.h: an Elman network exported by elman {__version__} (elman.codegen); C99.", " *"]
     lines += [" *   " + e for e in equations(rnn)]
     lines += [" *", f" * Every array is row-major, of {p}_real ({real}); the state starts at z_0 = 0.",
               f" * int {p}_predict(const {p}_real *U, int T, {p}_real *Y);",
               f" *     ONE sequence U (T x {P}_D, u_0 first); writes Y: "
               + (f"every output (T x {P}_K)." if rnn.return_sequences else f"the last output ({P}_K values)."),
-              " *     Returns 0, or -1 when T < 1" + ("." if streams(rnn) else f" or T > {P}_MAX_T.")]
-    if streams(rnn):
-        lines += [f" * void {p}_init({p}_state *s);  and  {p}_reset(s): the state back to zero.",
-                  f" * void {p}_step({p}_state *s, const {p}_real *u, {p}_real *y);",
-                  f" *     one time step of every layer, the stateful form: reads u ({P}_D values),",
-                  f" *     updates the state, writes that step's output y ({P}_K values)."]
-        if first_back:
-            lines += [" *     The first layer reads backwards (go_backwards): predict feeds it u_{T-1}",
-                      " *     first; step takes the inputs in the order given, so give them last first."]
-    else:
-        lines += [" * No step API (" + P + "_HAS_STEP is 0): a layer after the first reads backwards",
-                  " * (go_backwards), so it needs the whole sequence of the layer below before its",
-                  f" * first step. predict keeps those sequences in a static buffer of {P}_MAX_T steps",
-                  f" * (compile with -D{P}_MAX_T=... for longer ones); it is not reentrant."]
+              " *     Returns 0, or -1 when T < 1" + ("." if streams(rnn) else f" or T > {P}_MAX_T."),
+              f" * void {p}_init({p}_state *s);  and  {p}_reset(s): the state back to zero.",
+              f" * void {p}_step({p}_state *s, const {p}_real *u, {p}_real *y);",
+              f" *     one time step of every layer, the stateful form: reads u ({P}_D values),",
+              f" *     updates the state, writes that step's output y ({P}_K values). Each call is",
+              " *     elman's rnn.stateful(1).predict(u) for a sequence of ONE step (u as U[:, k:k+1])."]
+    lines += _header_notes(rnn, P)
     lines += [" */", f"#ifndef {P}_H", f"#define {P}_H", "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
               f"#define {P}_D {rnn.input_dim}  /* inputs per step */"]
     lines += [f"#define {P}_{m} {layer.state_dim}  /* states" + (f" of layer {m[2:]}" if m != "M" else "") + " */"
               for _, m, _, layer in dims]
     lines += [f"#define {P}_K {rnn.output_dim}  /* outputs per step */",
               f"#define {P}_RETURN_SEQUENCES {int(rnn.return_sequences)}",
-              f"#define {P}_HAS_STEP {int(streams(rnn))}"]
+              f"#define {P}_HAS_STEP 1  /* every model has init, reset and step */"]
     if not streams(rnn):
         lines += [f"#ifndef {P}_MAX_T", f"#define {P}_MAX_T {MAX_T}", "#endif"]
-    lines += ["", f"typedef {real} {p}_real;", ""]
-    if streams(rnn):
-        lines += ["typedef struct {"]
-        lines += [f"    {p}_real z{s}[{P}_{m}];  /* the state z" + s.lstrip("_") + "_k */" for s, m, _, _ in dims]
-        lines += [f"}} {p}_state;", "", f"void {p}_init({p}_state *s);", f"void {p}_reset({p}_state *s);",
-                  f"void {p}_step({p}_state *s, const {p}_real *u, {p}_real *y);"]
-    lines += [f"int {p}_predict(const {p}_real *U, int T, {p}_real *Y);", "",
+    lines += ["", f"typedef {real} {p}_real;", "", "typedef struct {"]
+    lines += [f"    {p}_real z{s}[{P}_{m}];  /* the state z" + s.lstrip("_") + "_k */" for s, m, _, _ in dims]
+    lines += [f"}} {p}_state;", "", f"void {p}_init({p}_state *s);", f"void {p}_reset({p}_state *s);",
+              f"void {p}_step({p}_state *s, const {p}_real *u, {p}_real *y);",
+              f"int {p}_predict(const {p}_real *U, int T, {p}_real *Y);", "",
               "#ifdef __cplusplus", "}", "#endif", "#endif", ""]
     return "\n".join(lines)
+
+
+def _header_notes(rnn, P: str) -> list[str]:
+    """How a run of steps relates to predict, for this model's go_backwards layers."""
+    if not streams(rnn):
+        return [" *", " * A layer after the first reads backwards (go_backwards). predict gives it the",
+                " * whole sequence of the layer below, last step first, as rnn.predict does: it goes",
+                f" * layer by layer through a static buffer of {P}_MAX_T steps (compile with",
+                f" * -D{P}_MAX_T=... for longer ones; not reentrant). step cannot see the future:",
+                " * it reverses a sequence of one step, which is no reversal, so a run of steps",
+                " * is NOT predict over the same inputs; it is what elman's stateful runner gives",
+                " * when fed one step per call."]
+    if layers(rnn)[0][1].go_backwards:
+        return [" *", " * The first layer reads backwards (go_backwards): predict feeds it u_{T-1} first;",
+                " * step takes the inputs in the order given, so give them last first to get predict."]
+    return []
 
 
 def _functions(rnn) -> list[str]:
@@ -153,19 +163,26 @@ def _functions(rnn) -> list[str]:
     return lines + ["}", ""]
 
 
-def _streaming_api(rnn, p: str) -> list[str]:
+def _step_api(rnn, p: str) -> list[str]:
+    """init, reset and step: one time step of every layer, each reading the new state below."""
     dims = _dims(rnn)
-    first_back = dims[0][3].go_backwards
     lines = [f"void {p}_init({p}_state *s)", "{"]
     lines += [f"    for (int i = 0; i < {m}; i++) s->z{s}[i] = 0;" for s, m, _, _ in dims]
     lines += ["}", "", f"void {p}_reset({p}_state *s) {{ {p}_init(s); }}", "",
+              "/* One step of every layer (a go_backwards layer reverses a sequence of one step: no change) */",
               f"void {p}_step({p}_state *s, const real *u, real *y)", "{"]
     x = "u"
     for s, _, _, _ in dims:
         lines.append(f"    step{s}(s->z{s}, {x});")
         x = f"s->z{s}"  # the next layer reads this layer's new state
-    lines += [f"    readout({x}, y);", "}", "", f"int {p}_predict(const real *U, int T, real *Y)", "{",
-              f"    {p}_state s;", "    if (T < 1) return -1;", f"    {p}_init(&s);"]
+    return lines + [f"    readout({x}, y);", "}", ""]
+
+
+def _streaming_api(rnn, p: str) -> list[str]:
+    """predict as a run of steps (no layer after the first reads backwards)."""
+    first_back = _dims(rnn)[0][3].go_backwards
+    lines = [f"int {p}_predict(const real *U, int T, real *Y)", "{",
+             f"    {p}_state s;", "    if (T < 1) return -1;", f"    {p}_init(&s);"]
     u = "U + (size_t)(T - 1 - k) * D" if first_back else "U + (size_t)k * D"
     y = "Y + (size_t)k * K" if rnn.return_sequences else "Y"
     note = "  /* the first layer reads u_{T-1} first */" if first_back else ""
@@ -256,6 +273,6 @@ def sources(rnn, stem: str, n_tests: int = 3, seed: int = 0) -> tuple[str, str]:
     if rnn.C is not None:
         lines += _array(f"C[K][{dims[-1][1]}]", rnn.C, real) + _array("d[K]", rnn.d, real)
     lines += _functions(rnn)
-    lines += _streaming_api(rnn, p) if streams(rnn) else _sequence_api(rnn, p)
+    lines += _step_api(rnn, p) + (_streaming_api(rnn, p) if streams(rnn) else _sequence_api(rnn, p))
     lines += _selftest(rnn, p, real, n_tests, seed)
     return _header(rnn, stem, p, real), "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ import secrets
 import numpy as np
 
 from . import __version__
-from .errors import ElmanError, ModelFileError, OutputError, as_path, one_line
+from .errors import ElmanError, ModelFileError, OutputError, UnsupportedModelError, as_path, one_line
 from .model import ElmanRNN
 from .stacked import StackedRNN, from_layers
 from .validation import _check_file, _check_model
@@ -46,6 +46,7 @@ CONFIG_KEYS = {
     "return_sequences": (lambda v: isinstance(v, bool), "True or False"),
     "batch_first": (lambda v: isinstance(v, bool), "True or False"),
     "has_readout": (lambda v: isinstance(v, bool), "True or False"),
+    "kind": (lambda v: v in ("ElmanRNN", "StackedRNN"), "'ElmanRNN' or 'StackedRNN'"),
 }
 
 
@@ -81,18 +82,27 @@ def save_pt(rnn: ElmanRNN | StackedRNN, path) -> None:
     >>> load_pt(path).state_dim
     2
     """
-    from .torch import import_torch, to_torch
+    from .torch import STATE_ACTIVATIONS, import_torch, to_torch
 
     _check_model(rnn)
     p = as_path(path)
+    for j, layer in enumerate(rnn.layers if isinstance(rnn, StackedRNN) else [rnn]):
+        if layer.activation not in STATE_ACTIVATIONS:
+            raise UnsupportedModelError(
+                f"cannot write {str(p)!r}: layer {j} has state activation {layer.activation!r}, which "
+                f"torch.nn.RNN lacks (nonlinearity 'tanh' or 'relu' only), and a .pt file is the state dict "
+                f"of torch.nn.RNN modules; save it as .npz, .keras or .onnx, which keep {layer.activation!r}")
     torch = import_torch()
     obj = {"state_dict": to_torch(rnn).state_dict(), "config": pt_config(rnn)}
+    if p.is_dir():
+        raise OutputError(f"cannot write model file {str(p)!r}: it is a directory; expected a file name")
     tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
     try:
-        torch.save(obj, tmp)
+        with open(tmp, "xb") as f:  # opened here: an OSError with its reason, not torch's C++ text
+            torch.save(obj, f)
         os.replace(tmp, p)
-    except (OSError, RuntimeError) as exc:  # torch.save says RuntimeError for a missing folder
-        raise OutputError(f"cannot write model file {str(p)!r}: {one_line(exc)}") from None
+    except OSError as exc:  # the reason only: the temporary file's name would mislead
+        raise OutputError(f"cannot write model file {str(p)!r}: {exc.strerror or one_line(exc)}") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -126,9 +136,13 @@ def load_pt(path) -> ElmanRNN | StackedRNN:
     with torch.no_grad():
         module.load_state_dict(state, strict=True)
     try:
-        return from_torch(module)
+        rnn = from_torch(module)
     except ElmanError as exc:  # NaN or inf among the weights
         raise ModelFileError(f"model file {str(p)!r} holds weights elman refuses: {one_line(exc)}") from None
+    if config["kind"] == "StackedRNN" and isinstance(rnn, ElmanRNN):  # a one-layer StackedRNN stays one
+        layer = rnn.replace(C=None, d=None, output_activation="linear", return_sequences=False)
+        return StackedRNN([layer], rnn.C, rnn.d, rnn.output_activation, rnn.return_sequences, dtype=rnn.dtype)
+    return rnn
 
 
 def _torch_load(torch, p):
@@ -182,6 +196,8 @@ def _checked_content(obj, p) -> tuple[dict, dict]:
     for key in ("activations", "go_backwards"):
         if len(config[key]) != L:
             raise ModelFileError(f"{name} has {len(config[key])} config[{key!r}] for {L} layers; expected {L}")
+    if config["kind"] == "ElmanRNN" and L != 1:
+        raise ModelFileError(f"{name} has config['kind'] = 'ElmanRNN' but {L} layers; expected one layer")
     if config["has_readout"] != (config["output_dim"] is not None):
         raise ModelFileError(f"{name} has has_readout={config['has_readout']} but output_dim="
                              f"{config['output_dim']}; expected an output_dim exactly with a readout")

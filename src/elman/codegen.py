@@ -22,14 +22,17 @@ What each file computes:
 - "c": ``int <p>_predict(const <p>_real *U, int T, <p>_real *Y)`` for one sequence (U
   row-major T x D; Y the last K outputs, or T x K with return_sequences; returns 0, or
   -1 for a T it cannot take), where ``<p>`` is the file stem made a C identifier
-  ("my-net.c" -> my_net) and ``<p>_real`` is float (float32 models) or double. A model
-  that streams also gets the stateful ``<p>_init`` / ``<p>_reset`` / ``<p>_step`` (one
-  time step of every layer: reads u, updates the state, writes that step's y). A layer
-  after the first that reads backwards (go_backwards) needs the whole sequence below
-  it before its first step: such a model has no step API (``<P>_HAS_STEP`` is 0), and
-  its predict keeps the sequences in a static buffer of ``<P>_MAX_T`` steps (1024 unless
-  defined at compile time). A backwards first layer streams: predict feeds it u_{T-1}
-  first, step reads the inputs in the order given. ``cc -DELMAN_SELFTEST net.c -lm``
+  ("my-net.c" -> my_net) and ``<p>_real`` is float (float32 models) or double. Every
+  model also gets the stateful ``<p>_init`` / ``<p>_reset`` / ``<p>_step`` (``<P>_HAS_STEP``
+  is 1): one time step of every layer per call (reads u, updates the state, writes that
+  step's y), which is elman's ``rnn.stateful(1).predict(U[:, k:k+1])`` called for k = 0,
+  1, ... (a go_backwards layer reverses a sequence of one step: no change). Where no
+  layer after the first reads backwards, predict is a run of steps (a backwards first
+  layer is fed u_{T-1} first by predict, while step reads the inputs in the order
+  given). A layer after the first that reads backwards needs the whole sequence below
+  it before its first step: there predict goes layer by layer through a static buffer
+  of ``<P>_MAX_T`` steps (1024 unless defined at compile time), and a run of steps is
+  not predict. ``cc -DELMAN_SELFTEST net.c -lm``
   builds a self-test that runs ``n_tests`` random sequences stored at export against
   what ``rnn.predict`` returned for them and exits 1 on a mismatch (|error| over
   max(1, |y|) above 1e-9 for double, 1e-4 for float). Activations come from the C
@@ -51,6 +54,8 @@ __all__ = ["export", "python_source", "c_source", "LANGUAGES"]
 
 #: The languages :func:`export` writes.
 LANGUAGES = ("python", "numpy", "c")
+#: The most self-test sequences a C export stores (``n_tests``).
+MAX_TESTS = 1000
 
 
 def _model(rnn, dtype):
@@ -78,7 +83,7 @@ def c_source(rnn, name: str = "elman", *, dtype=None, n_tests: int = 3) -> tuple
 
     ``name`` is the file stem (the source includes ``"<name>.h"``; the functions are
     prefixed with it made a C identifier). float32 models give ``float``, float64
-    ``double``; ``dtype`` overrides. ``n_tests`` random sequences go into the self-test.
+    ``double``; ``dtype`` overrides. ``n_tests`` (1 .. 1000) random sequences go into the self-test.
 
     >>> from elman import ElmanRNN
     >>> header, source = c_source(ElmanRNN.init(2, 3, 1, seed=0), "net")
@@ -87,8 +92,16 @@ def c_source(rnn, name: str = "elman", *, dtype=None, n_tests: int = 3) -> tuple
     """
     if not isinstance(name, str) or not name or any(c in name for c in '"\\/\n\r\x00'):
         raise ParameterError(f"name must be a file stem (no quotes, slashes or line breaks), got {name!r}")
-    n_tests = _count(n_tests, "n_tests")
-    return _codegen_c.sources(_model(rnn, dtype), name, n_tests)
+    return _codegen_c.sources(_model(rnn, dtype), name, _n_tests(n_tests))
+
+
+def _n_tests(n_tests) -> int:
+    """A positive count of self-test sequences, at most MAX_TESTS (each is stored in the source)."""
+    n = _count(n_tests, "n_tests")
+    if n > MAX_TESTS:
+        raise ParameterError(f"n_tests must be at most {MAX_TESTS} (each test is a stored sequence of "
+                             f"{_codegen_c.T_TEST} steps in the C source), got {n}")
+    return n
 
 
 def _targets(path: Path, language: str) -> list[Path]:
@@ -153,7 +166,7 @@ def export(rnn, path, language: str = "python", *, dtype=None, n_tests: int = 3)
         missing). C: the ".c" file or the stem; the header ``<stem>.h`` goes beside it.
     dtype : float32 or float64 (None: the model's own). It sets the C ``real`` and
         the NumPy arithmetic; plain Python computes in double in any case.
-    n_tests : random sequences stored in the C self-test (``-DELMAN_SELFTEST``).
+    n_tests : random sequences stored in the C self-test (``-DELMAN_SELFTEST``), 1 .. 1000.
     Returns the files written ([header, source] for C). Writes are atomic; a path that
     cannot be written gives an :class:`~elman.errors.OutputError`.
 
@@ -168,7 +181,7 @@ def export(rnn, path, language: str = "python", *, dtype=None, n_tests: int = 3)
         raise ParameterError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, got {language!r}")
     language = language.lower()
     _check_model(rnn, "rnn")
-    n_tests = _count(n_tests, "n_tests")
+    n_tests = _n_tests(n_tests)
     files = _targets(as_path(path), language)
     if language == "c":
         texts = c_source(rnn, files[0].stem, dtype=dtype, n_tests=n_tests)

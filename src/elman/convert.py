@@ -29,7 +29,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import InputTypeError, ModelFileError, ParameterError, as_path
+from .errors import InputTypeError, ModelFileError, OutputError, ParameterError, as_path, one_line
 from .io import is_model_file
 
 __all__ = ["SUFFIXES", "read_model", "write_model", "convert"]
@@ -84,28 +84,44 @@ def _write_keras(rnn, p: Path) -> None:
     from .keras import to_keras
 
     model = to_keras(rnn)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", prefix=f".{p.name}.", dir=p.parent if str(p.parent) else ".")
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(suffix=".keras", prefix=f".{p.name}.", dir=p.parent if str(p.parent) else ".")
+        os.close(fd)
         model.save(tmp)
         os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
+    except OSError as exc:  # the reason only: the temporary file's name would mislead
+        raise OutputError(f"cannot write model file {str(p)!r}: {exc.strerror or one_line(exc)}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def _check_target(p: Path) -> None:
+    """The folder of ``p`` exists and is a folder; ``p`` itself is not a folder."""
+    folder = p.parent
+    if folder != Path("") and not folder.is_dir():
+        if folder.exists():
+            raise OutputError(f"cannot write model file {str(p)!r}: {str(folder)!r} is not a folder "
+                              "(it is a file); expected the path of a file in an existing folder")
+        raise OutputError(f"cannot write model file {str(p)!r}: output folder {str(folder)!r} does not exist; "
+                          "create it first")
+    if p.is_dir():
+        raise OutputError(f"cannot write model file {str(p)!r}: it is a directory; expected a file name")
 
 
 def write_model(rnn, path) -> Path:
     """Write ``rnn`` (ElmanRNN or StackedRNN) to ``path`` in the format its suffix names;
-    returns the path. The folder must exist; an existing file is replaced."""
+    returns the path. The folder must exist; an existing file is replaced. A path that
+    cannot be written (no such folder, a directory, no permission) is an OutputError
+    naming ``path`` and the reason."""
     from .model import ElmanRNN, StackedRNN
 
     if not isinstance(rnn, (ElmanRNN, StackedRNN)):
         raise InputTypeError(f"rnn must be an ElmanRNN or StackedRNN, got {type(rnn).__name__}")
     p = as_path(path)
     kind = _kind(p, "output")
-    if p.parent != Path("") and not p.parent.is_dir():
-        raise ModelFileError(f"output folder {str(p.parent)!r} does not exist; create it first")
+    _check_target(p)
     if kind == ".npz":
         from .io import save
 

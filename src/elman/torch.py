@@ -36,10 +36,10 @@ imported lazily (:func:`elman.errors.require`): ``import elman`` works without i
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from . import _torch_module
+from ._torch_module import OUTPUT_ACTIVATIONS
 from .errors import InputTypeError, ParameterError, ShapeError, UnsupportedModelError, require
 from .model import ElmanRNN
 from .stacked import StackedRNN, from_layers
@@ -49,35 +49,11 @@ __all__ = ["from_torch", "to_torch", "h0_to_z0", "z0_to_h0", "save_pt", "load_pt
            "STATE_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
 
 STATE_ACTIVATIONS = ("tanh", "relu")  #: what nn.RNN has (its ``nonlinearity``)
-#: The readout activations g that the torch module computes as elman (and Keras) define them.
-OUTPUT_ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "hard_sigmoid", "softplus", "softsign",
-                      "elu", "selu", "exponential", "silu", "gelu", "relu6", "leaky_relu")
-INV_SQRT2 = 1.0 / math.sqrt(2.0)  # the constants of elman.activations, made the same way
-LEAKY_SLOPE = float(np.float32(0.2))  # Keras passes 0.2 as a float32, even to float64 models
-_CACHE: dict = {}
 
 
 def import_torch():
     """PyTorch, imported on first use (a MissingDependencyError naming the extra if absent)."""
     return require("torch", "torch")
-
-
-def _output_functions(torch) -> dict:
-    """g by name as torch functions, each the formula of elman.activations."""
-    if "g" not in _CACHE:
-        F = torch.nn.functional
-        _CACHE["g"] = {
-            "linear": lambda x: x, "tanh": torch.tanh, "relu": F.relu, "sigmoid": torch.sigmoid,
-            "hard_sigmoid": lambda x: F.relu6(x + 3) / 6,
-            # np.logaddexp(0, x); F.softplus returns x itself above its threshold 20.
-            "softplus": lambda x: torch.logaddexp(torch.zeros_like(x), x),
-            "softsign": F.softsign, "elu": F.elu, "selu": F.selu,  # selu: Keras's two constants
-            "exponential": torch.exp, "silu": F.silu, "relu6": F.relu6,
-            # The erfc form, as elman and TensorFlow: no cancellation in 1 + erf for x < 0.
-            "gelu": lambda x: 0.5 * x * torch.special.erfc(-x * INV_SQRT2),
-            "leaky_relu": lambda x: F.leaky_relu(x, LEAKY_SLOPE),
-        }
-    return _CACHE["g"]
 
 
 def _torch_name(obj) -> str:
@@ -142,7 +118,9 @@ def from_torch(rnn, readout=None, *, return_sequences: bool | None = None) -> El
 
     Returns an :class:`ElmanRNN` for one layer, a :class:`StackedRNN` for several.
     Raises UnsupportedModelError for bidirectional, proj_size, LSTM/GRU and other modules,
-    a readout that is not nn.Linear or does not fit; InputTypeError for non-modules.
+    a readout that is not nn.Linear or does not fit, weights on the meta device, and for
+    subclasses of nn.RNN, nn.Linear or the to_torch module (only those classes themselves
+    are read: a subclass may override forward); InputTypeError for non-modules.
 
     >>> import torch
     >>> from_torch(torch.nn.RNN(3, 5, num_layers=2), torch.nn.Linear(5, 2)).layers[0].B.shape
@@ -150,7 +128,9 @@ def from_torch(rnn, readout=None, *, return_sequences: bool | None = None) -> El
     """
     torch = import_torch()
     rs = _flag(return_sequences, "return_sequences", allow_none=True)
-    if isinstance(rnn, _module_class()):
+    cls = _torch_module.module_class()
+    if isinstance(rnn, cls):
+        _exact(rnn, cls, "elman.torch.ElmanModule", "rnn")
         if readout is not None:
             raise ParameterError(f"readout must be None when rnn is a module from to_torch (its own readout "
                                  f"is used), got {_torch_name(readout)}")
@@ -162,15 +142,33 @@ def from_torch(rnn, readout=None, *, return_sequences: bool | None = None) -> El
 
 
 def _from_module(torch, m, rs) -> ElmanRNN | StackedRNN:
-    cores = [m.rnn] if isinstance(m.rnn, torch.nn.RNN) else list(m.rnn)
+    cores = list(m.rnn) if type(m.rnn) is torch.nn.ModuleList else [m.rnn]
     layers = []
     for core in cores:
         _checked_rnn(torch, core, "rnn.rnn")
         for j in range(core.num_layers):
             layers.append(_read_layer(core, j, core.nonlinearity, m.go_backwards[len(layers)]))
-    C, d = _read_readout(_checked_readout(torch, m.readout, cores[-1]))
+    C, d = _read_readout(_checked_readout(torch, m.readout, cores[-1], "rnn.readout"))
     rs = m.return_sequences if rs is None else rs
     return from_layers(layers, C, d, m.output_activation, rs, dtype=layers[0].dtype)
+
+
+def _exact(obj, cls, label: str, name: str) -> None:
+    """``obj`` is of class ``cls`` itself: a subclass may override forward and compute
+    something else than the weights say, which elman would then silently misreproduce."""
+    if type(obj) is not cls:
+        raise UnsupportedModelError(
+            f"{name} is a {type(obj).__qualname__}, a subclass of {label}; elman reads only {label} itself, "
+            f"because a subclass may compute something else (its own forward) than the weights alone say; "
+            f"copy its weights into a plain {label} (load_state_dict) if it computes the same")
+
+
+def _on_meta(module, name: str) -> None:
+    """Weights on torch's meta device have shapes but no values: nothing to read."""
+    if any(p.is_meta for p in module.parameters()):
+        raise UnsupportedModelError(
+            f"{name} has its weights on the meta device (shapes without values); expected a module with "
+            f"real weights (e.g. module.to_empty(device='cpu') and then load_state_dict)")
 
 
 def _checked_rnn(torch, rnn, name: str) -> None:
@@ -179,10 +177,14 @@ def _checked_rnn(torch, rnn, name: str) -> None:
     if not isinstance(rnn, torch.nn.Module):
         raise InputTypeError(f"{name} must be a torch.nn.RNN or a module from elman.torch.to_torch, "
                              f"got {type(rnn).__name__}")
-    if not isinstance(rnn, torch.nn.RNN):
+    if isinstance(rnn, (torch.nn.LSTM, torch.nn.GRU)):
         raise UnsupportedModelError(
             f"{name} is a {_torch_name(rnn)}, which elman does not reproduce (LSTM and GRU have gates that "
             f"z' = s(A z + B u + b) has not); {expected}")
+    if not isinstance(rnn, torch.nn.RNN):
+        raise UnsupportedModelError(f"{name} is a {_torch_name(rnn)}, not a recurrent network; {expected}")
+    _exact(rnn, torch.nn.RNN, "torch.nn.RNN", name)
+    _on_meta(rnn, name)
     if rnn.bidirectional:
         raise UnsupportedModelError(
             f"{name} has bidirectional=True: it also runs a second RNN backwards in time and concatenates "
@@ -197,21 +199,23 @@ def _checked_rnn(torch, rnn, name: str) -> None:
                                     "expected float32 or float64 (one dtype)")
 
 
-def _checked_readout(torch, readout, rnn):
+def _checked_readout(torch, readout, rnn, name: str = "readout"):
     """The readout if it is an ``nn.Linear`` that fits ``rnn``'s state, else why not."""
     if readout is not None and not isinstance(readout, torch.nn.Module):
-        raise InputTypeError(f"readout must be a torch.nn.Linear or None, got {type(readout).__name__}")
+        raise InputTypeError(f"{name} must be a torch.nn.Linear or None, got {type(readout).__name__}")
     if readout is None:
         return None
     if not isinstance(readout, torch.nn.Linear):
-        raise UnsupportedModelError(f"readout is a {_torch_name(readout)}; expected a torch.nn.Linear "
+        raise UnsupportedModelError(f"{name} is a {_torch_name(readout)}; expected a torch.nn.Linear "
                                     "(y = C z + d) or None")
+    _exact(readout, torch.nn.Linear, "torch.nn.Linear", name)
+    _on_meta(readout, name)
     if readout.in_features != rnn.hidden_size:
         raise UnsupportedModelError(
-            f"readout has in_features={readout.in_features} but the RNN's state has hidden_size="
+            f"{name} has in_features={readout.in_features} but the RNN's state has hidden_size="
             f"{rnn.hidden_size}; expected an nn.Linear({rnn.hidden_size}, K)")
     if readout.weight.dtype != rnn.weight_ih_l0.dtype:
-        raise UnsupportedModelError(f"readout is {readout.weight.dtype} but the RNN is {rnn.weight_ih_l0.dtype}; "
+        raise UnsupportedModelError(f"{name} is {readout.weight.dtype} but the RNN is {rnn.weight_ih_l0.dtype}; "
                                     "expected one dtype (torch cannot run them together either)")
     return readout
 
@@ -228,7 +232,10 @@ def to_torch(rnn: ElmanRNN | StackedRNN, *, batch_first: bool = True):
     tensors (:func:`z0_to_h0`). The module holds ``.rnn`` (see the module docstring) and
     ``.readout`` (``nn.Linear`` or None) in the model's dtype, then applies g; its weights
     are set without drawing from torch's global random generator. State activations must
-    be tanh or relu (else UnsupportedModelError).
+    be tanh or relu (else UnsupportedModelError). forward raises elman's errors: ShapeError
+    for a U without the model's D or with no samples or steps, or an h0 that does not fit;
+    InputTypeError for a U or h0 not in the module's dtype (it does not cast: call
+    ``U.to(torch.float32)`` for a float32 model).
 
     >>> to_torch(ElmanRNN.init(2, 3, 1, activation="sigmoid", seed=0))
     Traceback (most recent call last):
@@ -253,7 +260,7 @@ def to_torch(rnn: ElmanRNN | StackedRNN, *, batch_first: bool = True):
             readout = _blank(torch, torch.nn.Linear, rnn.state_dim, rnn.output_dim, dtype=dtype)
             readout.weight.copy_(torch.tensor(rnn.C))  # C (K, M): no transpose (see above)
             readout.bias.copy_(torch.tensor(rnn.d))
-    return _module_class()(core, readout, output_activation=rnn.output_activation, return_sequences=rnn.return_sequences,
+    return _torch_module.module_class()(core, readout, output_activation=rnn.output_activation, return_sequences=rnn.return_sequences,
                            go_backwards=[l.go_backwards for l in layers], batch_first=batch_first).eval()
 
 
@@ -280,79 +287,11 @@ def _torch_layers(torch, layers, batch_first: bool, dtype):
     return core
 
 
-def _module_class():
-    """The torch module class of :func:`to_torch` (defined when torch is first needed)."""
-    if "cls" not in _CACHE:
-        torch = import_torch()
-
-        class ElmanModule(torch.nn.Module):
-            """An elman model in torch: ``.rnn`` (nn.RNN or nn.ModuleList of them), ``.readout``
-            (nn.Linear or None), then g; ``forward(U, h0=None)`` returns what predict returns."""
-
-            def __init__(self, rnn, readout, *, output_activation, return_sequences, go_backwards, batch_first):
-                super().__init__()
-                self.rnn, self.readout = rnn, readout
-                self.output_activation, self.return_sequences = output_activation, return_sequences
-                self.go_backwards, self.batch_first = tuple(go_backwards), batch_first
-
-            def forward(self, U, h0=None):
-                return _module_forward(torch, self, U, h0)
-
-            def extra_repr(self) -> str:
-                names = ("output_activation", "return_sequences", "go_backwards", "batch_first")
-                return ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
-
-        # Importable as elman.torch.ElmanModule (see __getattr__), so torch.save(module) pickles.
-        ElmanModule.__module__, ElmanModule.__qualname__ = __name__, "ElmanModule"
-        _CACHE["cls"] = ElmanModule
-    return _CACHE["cls"]
-
-
 def __getattr__(name: str):
     """``elman.torch.ElmanModule``, the class of to_torch's modules, made when first asked for."""
     if name == "ElmanModule":
-        return _module_class()
+        return _torch_module.module_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _module_forward(torch, m, U, h0):
-    """y = g(C z^L + d) after the L layers; a go_backwards layer reads its input reversed in
-    time and hands its outputs on in the order it computed them (Keras's semantics)."""
-    t = 1 if m.batch_first else 0  # the time axis of U
-    want = "(N, T, D)" if m.batch_first else "(T, N, D) (batch_first=False)"
-    if not torch.is_tensor(U):
-        raise InputTypeError(f"U must be a torch tensor {want}, got {type(U).__name__}")
-    if U.ndim != 3:
-        raise ShapeError(f"U has shape {tuple(U.shape)} but should be {want}")
-    cores = [m.rnn] if isinstance(m.rnn, torch.nn.RNN) else list(m.rnn)
-    hs = _initial_states(torch, h0, cores, U.shape[1 - t])
-    x = U
-    for j, (core, h) in enumerate(zip(cores, hs)):
-        if m.go_backwards[j]:  # (an nn.RNN of several layers has none: see _torch_layers)
-            x = torch.flip(x, (t,))
-        x, _ = core(x, h)
-    y = x if m.return_sequences else x.select(t, -1)
-    if m.readout is not None:
-        y = m.readout(y)
-    return _output_functions(torch)[m.output_activation](y)
-
-
-def _initial_states(torch, h0, cores, N: int) -> list:
-    """h0 ((L, N, M) tensor or a list of L (N, M_j)) as one (layers, N, M) tensor per core."""
-    if h0 is None:
-        return [None] * len(cores)
-    sizes = [c.hidden_size for c in cores for _ in range(c.num_layers)]
-    if len(h0) != len(sizes):
-        raise ShapeError(f"h0 has {len(h0)} layers but the model has {len(sizes)}; expected (L, N, M) = "
-                         f"({len(sizes)}, {N}, M) or a list of {len(sizes)} (N, M_j)")
-    for j, M in enumerate(sizes):
-        if not torch.is_tensor(h0[j]):
-            raise InputTypeError(f"h0[{j}] must be a torch tensor (N, M), got {type(h0[j]).__name__}")
-        if tuple(h0[j].shape) != (N, M):
-            raise ShapeError(f"h0[{j}] has shape {tuple(h0[j].shape)} but should be (N, M) = ({N}, {M})")
-    if len(cores) == 1:
-        return [h0 if torch.is_tensor(h0) else torch.stack(list(h0))]
-    return [h0[j].unsqueeze(0) for j in range(len(cores))]
 
 
 # --------------------------------------------------------------------------- initial states
@@ -374,8 +313,12 @@ def h0_to_z0(h0):
         raise ShapeError("h0 has no layers; expected (L, N, M) with L >= 1")
     z0 = [_numeric(_numpy_of(z) if hasattr(z, "detach") else z, f"h0[{j}]") for j, z in enumerate(h0)]
     for j, z in enumerate(z0):
-        if z.ndim != 2 or z.shape[0] != z0[0].shape[0]:
-            raise ShapeError(f"h0[{j}] has shape {z.shape} but should be (N, M_j) with N = {z0[0].shape[0]}")
+        if z.ndim != 2:
+            raise ShapeError(f"h0[{j}] has shape {z.shape} ({z.ndim}-D) but should be 2-D: (N, M_j) = "
+                             "(samples, state)")
+        if z.shape[0] != z0[0].shape[0]:
+            raise ShapeError(f"h0[{j}] has shape {z.shape} but should be (N, M_j) with N = {z0[0].shape[0]} "
+                             "(the samples of h0[0])")
     return z0[0] if len(z0) == 1 else z0
 
 
