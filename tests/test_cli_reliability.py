@@ -277,7 +277,8 @@ def test_series_near_the_float_limit_gives_strict_json_and_all_files(tmp_path):
     x = np.linspace(0.0, 1.7e308, 240) * (0.5 + 0.5 * np.sin(np.arange(240.0)))
     (tmp_path / "big.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in x) + "\n")
     p = cli(["train", "--data", "big.csv", "--epochs", "1", "--steps", "6", "--quiet", "--out", "o"], tmp_path)
-    assert p.returncode == 0 and p.stderr == "", p.stderr
+    # only elman's own notes (here: the test part rises beyond the training range), no NumPy noise
+    assert p.returncode == 0 and all(l.startswith("elman train: warning:") for l in p.stderr.splitlines()), p.stderr
     assert sorted(os.listdir(tmp_path / "o")) == RUN_FILES
 
     def refuse(constant):
@@ -374,5 +375,6 @@ def test_keras_engine_prints_nothing_of_tensorflows(tmp_path):
     p = subprocess.run([sys.executable, "-m", "elman", *QUICK, "--engine", "keras", "--out", "o"], cwd=tmp_path,
                        env={**env, "MPLBACKEND": "Agg"}, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stderr == "", p.stderr[-3000:]
-    assert all(line == "" or line.startswith(("sin(t)", " ", "RMSE", "windows", "time")) for line in
-               p.stdout.splitlines()), p.stdout
+    ours = ("sin(t)", " ", "RMSE", "windows", "time", "test part", "model", "naive", "seasonal naive", "MASE",
+            "the model")
+    assert all(line == "" or line.startswith(ours) for line in p.stdout.splitlines()), p.stdout

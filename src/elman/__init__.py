@@ -27,6 +27,7 @@ from .keras import (  # noqa: E402
 from .torch import from_torch, to_torch  # noqa: E402
 from .onnx import to_onnx  # noqa: E402
 from .codegen import export  # noqa: E402
+from .runs import Run, load_run  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -44,6 +45,8 @@ __all__ = [
     "to_torch",
     "to_onnx",
     "export",
+    "Run",
+    "load_run",
     "reset_states",
     "get_states",
     "set_states",

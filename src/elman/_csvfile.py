@@ -10,13 +10,15 @@ import csv
 import itertools
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import DataError, DataFileError, InputTypeError, ParameterError, as_path
+from .timeindex import parse_times, time_problem
 from .validation import _check_file
 
-__all__ = ["load_csv"]
+__all__ = ["load_csv", "load_table", "Table"]
 
 # A number as a CSV user writes it: ASCII digits with an optional sign, point and exponent.
 # No nested repeats, so that a long cell cannot make the match slow.
@@ -203,18 +205,22 @@ def load_csv(path, column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     header, n_rows, has_number, last_text = _scan(text, name)
     j = _pick_column(header, column, has_number, last_text, name)
     body = itertools.islice(_records(text, name), 1, None)  # the rows again, for the second pass
-    return _read_column(body, header, j, n_rows, column is None, name)
+    values, _, texts = _read_table(body, header, [j], [0], False, n_rows, "column=" if column is None else None, name)
+    first = texts[0]  # the labels: the first column, unless it is read or holds numbers
+    first_is_numbers = any(first) and all(_looks_numeric(c) for c in first if c)
+    labels = np.array(first) if j != 0 and not first_is_numbers else np.arange(n_rows)
+    return labels, values[:, 0]
 
 
-def _column_name(column) -> str | None:
-    """load_csv's ``column``: None, or a name (stripped, not empty)."""
+def _column_name(column, what: str = "column") -> str | None:
+    """load_csv's ``column`` (or load_table's ``what``): None, or a name (stripped, not empty)."""
     if column is None:
         return None
     if not isinstance(column, str):
-        raise InputTypeError(f"column must be a column name (str), got {type(column).__name__} {column!r}")
+        raise InputTypeError(f"{what} must be a column name (str), got {type(column).__name__} {column!r}")
     column = column.strip()
     if not column:
-        raise ParameterError("column must be a non-empty column name, got an empty string")
+        raise ParameterError(f"{what} must be a non-empty column name, got an empty string")
     return column
 
 
@@ -266,21 +272,126 @@ def _pick_column(header: list[str], column: str | None, has_number: list[bool], 
     return j
 
 
-def _read_column(body, header: list[str], j: int, n_rows: int, by_default: bool,
-                 name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The second pass: (labels, values) of column ``j`` of the rows ``body``; every cell a
-    finite number. ``by_default``: the column was not named (the messages say how to name one)."""
-    values, first = np.empty(n_rows), []
-    for i, (line, cells) in enumerate(body):
-        cell = cells[j].strip()
-        problem = _number_problem(cell)
-        if problem is not None:
-            if by_default and cell and not _looks_numeric(cell) and cell.lower() not in _MISSING:
-                problem += "; to read another column, name it with column="
-            raise DataError(f"{name}, line {line}, {_column(header, j)}: {problem}")
-        values[i] = float(cell)
-        first.append(cells[0].strip())
+@dataclass(frozen=True, eq=False)
+class Table:
+    """:func:`load_table`'s columns: target (L,) float64 ((0,) when there is none), inputs
+    (L, E) float64, labels (the time column's stripped text, else the row numbers), times
+    (the labels as datetime64, else None), lines (L,): each row's line in the file."""
 
-    first_is_numbers = any(first) and all(_looks_numeric(c) for c in first if c)
-    labels = np.array(first) if j != 0 and not first_is_numbers else np.arange(n_rows)
-    return labels, values
+    target_name: str | None
+    target: np.ndarray
+    input_names: tuple[str, ...]
+    inputs: np.ndarray
+    time_name: str | None
+    labels: np.ndarray
+    times: np.ndarray | None
+    lines: np.ndarray
+
+
+def load_table(path, target: str | None = None, inputs=(), time_column: str | None = None, *,
+               require_target: bool = True) -> Table:
+    """Several columns of a CSV file, each read as :func:`load_csv` reads one (same rules
+    and messages). target: by default the last column holding a number that is not named
+    as an input or the time column; with ``require_target=False`` it may be absent (then
+    ``target`` is empty, ``target_name`` None) and, left None, is not read. inputs: other
+    numeric columns, each named once. time_column: dates or times (4-digit years too); by
+    default the first other column whose every cell is a date or time (years excluded)."""
+    p = as_path(path)
+    target, time_column = _column_name(target, "target"), _column_name(time_column, "time_column")
+    inputs = _input_names(inputs, target, time_column)
+    text, name = _read_text(p), p.name if p.name.isprintable() else repr(p.name)
+    header, n_rows, has_number, _ = _scan(text, name)
+    for col in (target if require_target else None, time_column, *inputs):
+        if col is not None and col not in header:
+            raise DataError(f"{name}: no column {_show(col)}; the columns are {_show_names(header)}")
+    named = {header.index(c) for c in (time_column, *inputs) if c is not None}
+    jt = (header.index(target) if target in header else None) if target is not None \
+        else _default_target(header, has_number, named, name) if require_target else None  # absent: not required
+    jtime = header.index(time_column) if time_column is not None else None
+    candidates = [jtime] if jtime is not None else \
+        [k for k in range(len(header)) if not has_number[k] and k not in named and k != jt]
+    numeric = ([] if jt is None else [jt]) + [header.index(c) for c in inputs]
+    body = itertools.islice(_records(text, name), 1, None)  # the rows again, for the second pass
+    values, lines, texts = _read_table(body, header, numeric, candidates, jtime is None, n_rows,
+                                       "target=" if target is None and jt is not None else None, name)
+    jtime, times = _find_times(texts, time_column is not None, header, lines, name)
+    y, x = (values[:, 0], values[:, 1:]) if jt is not None else (np.empty(0), values)
+    return Table(None if jt is None else header[jt], y, inputs, x, None if jtime is None else header[jtime],
+                 np.arange(n_rows) if jtime is None else np.array(texts[jtime]), times, lines)
+
+
+def _input_names(inputs, target: str | None, time_column: str | None) -> tuple[str, ...]:
+    """load_table's ``inputs``: distinct names, neither the target nor the time column."""
+    if not isinstance(inputs, (list, tuple)):  # a str too: one column is (name,)
+        raise InputTypeError(f"inputs must be a list or tuple of column names, got {type(inputs).__name__} "
+                             f"{_show(str(inputs))}; for one column write (name,)")
+    names = tuple(_column_name(c, "each of inputs") for c in inputs)
+    for k, c in enumerate(names):
+        if c in names[:k]:
+            raise ParameterError(f"inputs names the column {_show(c)} twice; name each input column once")
+        for role, other in (("target", target), ("time column", time_column)):
+            if c == other:
+                raise ParameterError(f"inputs names the column {_show(c)}, which is the {role}; an input column "
+                                     f"is another column (the target's own past is always an input)")
+    if target is not None and target == time_column:
+        raise ParameterError(f"the column {_show(target)} is named both as the target and as the time column")
+    return names
+
+
+def _default_target(header: list[str], has_number: list[bool], named: set[int], name: str) -> int:
+    """load_table's target by default: the last column holding a number, other than those named."""
+    free = [k for k in range(len(header)) if k not in named]
+    j = next((k for k in reversed(free) if has_number[k]), None)
+    if j is None:
+        raise DataError(f"{name}: no column{' besides those named' * bool(named)} holds numbers; the columns are "
+                        f"{_show_names(header)}"
+                        + _separator_hint(header))
+    if j == 0 and len(free) > 1:  # the first column is where labels go: as in load_csv, not read unasked
+        raise DataError(f"{name}: only the first column ({_column(header, 0)}) holds numbers; name the target "
+                        "column with target=")
+    return j
+
+
+def _read_table(body, header: list[str], numeric: list[int], candidates: list[int], pick: bool, n_rows: int,
+                hint: str | None, name: str) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]]:
+    """The second pass: (values (L, len(numeric)), each row's line, the stripped text of the
+    ``candidates``, or with ``pick`` of the first whose first cell is a date or time);
+    ``hint``, said at a text cell of numeric[0], names the argument that picks a column."""
+    values, lines = np.empty((n_rows, len(numeric))), np.empty(n_rows, dtype=np.int64)
+    texts: dict[int, list[str]] = {k: [] for k in candidates}
+    for i, (line, cells) in enumerate(body):
+        lines[i] = line
+        for c, j in enumerate(numeric):
+            values[i, c] = _number(cells[j].strip(), line, header, j, name, hint if c == 0 else None)
+        if pick and i == 0:
+            texts = {k: [] for k in candidates if parse_times([cells[k]]) is not None}
+            texts = dict(list(texts.items())[:1])
+        for k, text in texts.items():
+            text.append(cells[k].strip())
+    return values, lines, texts
+
+
+def _find_times(texts: dict[int, list[str]], named: bool, header: list[str], lines: np.ndarray,
+                name: str) -> tuple[int | None, np.ndarray | None]:
+    """(the time column, its times), or (None, None) when ``texts`` holds none; a DataError
+    at its first cell that is not a time like the first (4-digit years read when ``named``)."""
+    if not texts:
+        return None, None
+    (j, text), = texts.items()
+    times = parse_times(text, years=named)
+    if times is None:
+        i, why = time_problem(text, years=named)
+        taken = "" if named else " (taken as the time column: its first cell is a date or time)"
+        raise DataError(f"{name}, line {lines[i]}, {_column(header, j)}: {why}{taken}")
+    return j, times
+
+
+def _number(cell: str, line: int, header: list[str], j: int, name: str, hint: str | None) -> float:
+    """A stripped cell as a finite float, or a DataError naming the line and the column;
+    ``hint``: the argument that names another column (said when the cell is text)."""
+    problem = _number_problem(cell)
+    if problem is None:
+        return float(cell)
+    if hint and cell and not _looks_numeric(cell) and cell.lower() not in _MISSING:
+        problem += f"; to read another column, name it with {hint}"
+    raise DataError(f"{name}, line {line}, {_column(header, j)}: {problem}")

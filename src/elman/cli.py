@@ -1,4 +1,4 @@
-"""The command line: ``elman demo | train | verify | inspect | export | convert``. It parses and calls the library.
+"""The command line: ``elman demo | train | forecast | verify | inspect | export | convert``. It parses and calls the library.
 
 Exit codes: 0 success, 1 a check that failed, 2 bad input (one line on stderr,
 no traceback unless ``--debug``).
@@ -10,7 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 
+
+from ._cli_forecast import add_forecast, add_train, natural
 from .errors import ElmanError, one_line
 from .io import is_model_file
 from .workflow import ENGINES
@@ -76,7 +79,31 @@ def _cmd_inspect(args) -> int:
         print(f"  readout: none (y = {rnn.output_activation}(z))")
     else:
         print(f"  readout: y = {rnn.output_activation}(C z + d)   C {rnn.C.shape}  d {rnn.d.shape}")
+    _print_run(args.model)
     return 0
+
+
+def _print_run(path: str) -> None:
+    """The settings of an elman train run saved beside the model (none for a bare model)."""
+    from .io import is_model_file, load_metadata
+
+    if not is_model_file(path):
+        return
+    extra = load_metadata(path).get("extra") or {}
+    if "scaler" not in extra or "steps" not in extra:
+        return
+    from .runs import Run
+
+    run = Run.from_meta(None, extra)
+    print(f"  run: target {run.target or '(the series)'}" + (f", inputs {', '.join(run.inputs)}" if run.inputs else "")
+          + (f", time column {run.time['name']} ({run.time['n']} {run.time['unit']})" if run.time else ""))
+    print(f"    windows of {run.steps} (stride {run.stride}), horizon {run.horizon}, season {run.season}, "
+          f"transforms {run.transforms.spec or 'none'}")
+    fitted_on = "the whole series" if run.notes.get("scale_on") == "all" else "the training part"
+    print(f"    scaler min {np.asarray(run.scaler.min_).tolist()} max {np.asarray(run.scaler.max_).tolist()} "
+          f"(fitted on {fitted_on})")
+    if run.interval:
+        print(f"    {run.interval['level']:.0%} intervals calibrated on {run.interval.get('n_calibration')} validation targets")
 
 
 def _cmd_export(args) -> int:
@@ -104,90 +131,22 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-def _num(v: float) -> str:
-    """A figure in a 12-character column: fixed point, or exponent form when large."""
-    return f"{v:12.4f}" if abs(v) < 1e7 else f"{v:12.4g}"
-
-
-def _cmd_train(args) -> int:
-    from .workflow import TrainConfig, train_series
-
-    cfg = TrainConfig(
-        data=args.data, column=args.column, steps=args.steps, stride=args.stride, horizon=args.horizon,
-        hidden=args.hidden, activation=args.activation, output_activation=args.output_activation,
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        train_fraction=args.train_fraction, scale_on=args.scale_on, engine=args.engine, seed=args.seed,
-    )
-    r = train_series(cfg, args.out, verbose=0 if args.quiet else 1)
-    if r["diverged"]:
-        print(f"elman train: warning: {r['diverged']}; try a smaller --learning-rate", file=sys.stderr)
-    m = r["metrics"]
-    print(f"\n{r['data']}: SimpleRNN({cfg.hidden}, {cfg.activation}) + Dense(1, {cfg.output_activation}), "
-          f"windows of {cfg.steps} (stride {cfg.stride}), {cfg.epochs} epochs, engine {r['engine']}")
-    print(f"{'':14s}{'train':>12s}{'test':>12s}")
-    print(f"{'RMSE (scaled)':14s}{_num(m['train_rmse'])}{_num(m['test_rmse'])}")
-    print(f"{'RMSE (units)':14s}{_num(m['train_rmse_units'])}{_num(m['test_rmse_units'])}")
-    print(f"{'windows':14s}{m['n_train_windows']:12d}{m['n_test_windows']:12d}")
-    print(f"time {r['seconds']:.2f} s; written to {args.out}/ (model.npz, metrics.json, history.json, "
-          "forecast.png, loss.png)")
-    return 0
-
-
-def _natural(low: int, high: int | None = None):
-    """An argparse type: an integer in [low, high], ASCII digits only (Python's int()
-    also reads '1_0' and other scripts' digits), refused in argparse's one-line way."""
-    def parse(text: str) -> int:
-        t = text.strip()
-        if not (t.isascii() and t.lstrip("+-").isdigit()):
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
-        v = int(t)
-        if v < low:
-            raise argparse.ArgumentTypeError(f"{text} is below {low}; expected an integer >= {low}")
-        if high is not None and v > high:
-            raise argparse.ArgumentTypeError(f"{text} is above {high}; expected an integer <= {high}")
-        return v
-
-    parse.__name__ = "integer"
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="elman", description="Simple (Elman) recurrent networks: z' = s(Az + Bu + b), y = g(Cz + d).")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="the tour: sine model in Keras -> NumPy, sunspots trained by elman and Keras")
     d.add_argument("--out", default="demo-out", help="folder for the plots (default demo-out)")
-    d.add_argument("--epochs", type=_natural(1), default=100, help="epochs of the sine model (default 100)")
-    d.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
+    d.add_argument("--epochs", type=natural(1), default=100, help="epochs of the sine model (default 100)")
+    d.add_argument("--seed", type=natural(0, 2**32 - 1), default=0)
     d.set_defaults(func=_cmd_demo)
-    t = sub.add_parser("train", help="train a forecaster on a series and write the model, figures and plots")
-    t.add_argument("--data", default="sunspots", help="sine, sunspots, memory-sum or a CSV file (header row)")
-    t.add_argument("--column", help="the CSV column to forecast (default: the only or last numeric one)")
-    t.add_argument("--steps", type=_natural(1), default=12, help="window length T (default 12)")
-    t.add_argument("--stride", type=_natural(1), default=1, help="distance between windows (default 1; = steps: no overlap)")
-    t.add_argument("--horizon", type=_natural(1), default=1, help="how far ahead to predict (default 1)")
-    t.add_argument("--hidden", type=_natural(1), default=3, help="state size M (default 3)")
-    t.add_argument("--activation", default="tanh")
-    t.add_argument("--output-activation", default="linear")
-    t.add_argument("--epochs", type=_natural(1), default=20)
-    t.add_argument("--batch-size", type=_natural(1), default=32)
-    t.add_argument("--learning-rate", type=float, default=1e-3)
-    t.add_argument("--train-fraction", type=float, default=0.8)
-    t.add_argument("--scale-on", choices=["train", "all"], default="train",
-                   help="fit the [0, 1] scaler on the training part (default) or on everything (the tutorial)")
-    t.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="how to train: auto (default: the fastest for the model), numpy (the plain NumPy "
-                        "reference), blas (fast batched NumPy), c (the compiled kernel, one layer), keras "
-                        "(Keras itself); model.npz and metrics.json record the engine that ran")
-    t.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
-    t.add_argument("--out", default="out", help="output folder (default out)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=_cmd_train)
+    add_train(sub, ENGINES)
+    add_forecast(sub)
     v = sub.add_parser("verify", help="check that elman reproduces a saved Keras model's predict")
     v.add_argument("model", help="a .keras file, or an elman .npz (compared with Keras built from it)")
-    v.add_argument("--samples", type=_natural(1), default=32)
-    v.add_argument("--steps", type=_natural(1), default=16)
-    v.add_argument("--seed", type=_natural(0, 2**32 - 1), default=0)
+    v.add_argument("--samples", type=natural(1), default=32)
+    v.add_argument("--steps", type=natural(1), default=16)
+    v.add_argument("--seed", type=natural(0, 2**32 - 1), default=0)
     v.set_defaults(func=_cmd_verify)
     i = sub.add_parser("inspect", help="print D, M, K, activations, shapes and the spectral radius of A")
     i.add_argument("model", help="a .keras or .npz file")

@@ -11,11 +11,11 @@ from importlib import resources
 
 import numpy as np
 
-from ._csvfile import load_csv
+from ._csvfile import Table, load_csv, load_table
 from .errors import ParameterError
 from .validation import _brief, _count, _float, _is_real
 
-__all__ = ["sine", "sunspots", "memory_sum", "load_csv"]
+__all__ = ["sine", "sunspots", "memory_sum", "load_csv", "load_table", "Table"]
 
 
 # sine(n) returns two float64 arrays of n values, 16 bytes per point: 10**8 points are

@@ -12,6 +12,7 @@ damaged or crafted file gets a one-line :class:`ModelFileError`.
 
 from __future__ import annotations
 
+import contextlib
 import io as _io
 import json
 import os
@@ -35,7 +36,7 @@ from ._npz import (
     read_meta,
     why,
 )
-from .errors import ElmanError, InputTypeError, ModelFileError, ParameterError, as_path, one_line
+from .errors import ElmanError, InputTypeError, ModelFileError, OutputError, ParameterError, as_path, one_line
 from .model import ElmanRNN
 from .stacked import StackedRNN, from_layers
 from .validation import _check_model, _file_kind
@@ -160,6 +161,27 @@ def _save_target(path):
             "expected a new file name or a model file to replace"
         )
     return target
+
+
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a temporary file beside it, then a
+    rename. OutputError naming the path when the folder is missing or not writable."""
+    p = as_path(path)
+    folder = str(p.parent) if str(p.parent) else "."
+    try:
+        if p.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(p))
+        fd, tmp = _new_temp_file(folder, p.name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            os.replace(tmp, p)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(p)!r}: {exc.strerror or exc}") from None
 
 
 def is_model_file(path) -> bool:

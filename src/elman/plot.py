@@ -18,7 +18,7 @@ from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, 
 from .model import ElmanRNN, StackedRNN, Trajectory
 from .validation import _brief, _count, _finite, _flag, _numeric
 
-__all__ = ["actual_vs_predicted", "loss_curves", "state_trajectories", "eigenvalues"]
+__all__ = ["actual_vs_predicted", "forecast_plot", "loss_curves", "state_trajectories", "eigenvalues"]
 
 
 @contextmanager
@@ -96,6 +96,25 @@ def _series(v, name: str) -> np.ndarray:
     return a
 
 
+def _positions(x, L: int, name: str, of: str, kinds: str = "biufUSmM") -> np.ndarray:
+    """``x`` as (L,) positions on the horizontal axis: numbers, datetime64 (no NaT) or, where
+    ``kinds`` allows, labels; ``of`` names the values they place."""
+    try:
+        xs = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise InputTypeError(f"{name} cannot be read as an array ({exc})"[:200]) from None
+    if xs.dtype.kind not in kinds:
+        what = "numbers, dates or labels" if "U" in kinds else "numbers or dates (datetime64)"
+        raise InputTypeError(f"{name} must hold {what}, got {_brief(x)} (dtype {xs.dtype})")
+    if xs.shape != (L,):
+        raise ShapeError(f"{name} has shape {xs.shape} but {of} has {L} values; expected {name} of shape ({L},)")
+    if xs.dtype.kind in "biuf":
+        _finite(xs.astype(np.float64), name)
+    if xs.dtype.kind in "mM" and np.isnat(xs).any():
+        raise NonFiniteError(f"{name} holds NaT (not a time) at index {int(np.argmax(np.isnat(xs)))}")
+    return xs
+
+
 def actual_vs_predicted(actual, predicted, *, split: int | None = None, x=None, ax=None,
                         title: str = "Actual and predicted", ylabel: str = "value"):
     """The series and the model's one-step predictions, with the train/test split marked.
@@ -115,25 +134,72 @@ def actual_vs_predicted(actual, predicted, *, split: int | None = None, x=None, 
                               or not 0 <= split <= L):
         raise ParameterError(f"split must be None or an integer in [0, L = {L}] (the index where the test "
                              f"part begins), got {_brief(split)}")
-    if x is None:
-        xs = np.arange(L)
-    else:
-        try:
-            xs = np.asarray(x)
-        except (ValueError, TypeError) as exc:
-            raise InputTypeError(f"x cannot be read as an array ({exc})"[:200]) from None
-        if xs.dtype.kind not in "biufUSmM":
-            raise InputTypeError(f"x must hold numbers, dates or labels, got {_brief(x)} (dtype {xs.dtype})")
-        if xs.shape != (L,):
-            raise ShapeError(f"x has shape {xs.shape} but actual has {L} values; expected x of shape ({L},)")
-        if xs.dtype.kind in "biuf":
-            _finite(xs.astype(np.float64), "x")
+    xs = np.arange(L) if x is None else _positions(x, L, "x", "actual")
     power = _power(a, p)
     ax = _axes(ax)
     ax.plot(xs, _in_units(a, power), label="actual", color="0.3", linewidth=1.2)
     ax.plot(xs, _in_units(p, power), label="predicted", color="tab:orange", linewidth=1.0)
     if split is not None:
         ax.axvline(xs[min(int(split), L - 1)], color="tab:red", linestyle="--", linewidth=1, label="train | test")
+    ax.set_title(title)
+    ax.set_ylabel(_label(ylabel, power))
+    ax.legend(loc="best")
+    return ax
+
+
+def _part(x, values, name: str, xname: str, bands):
+    """(positions, values, (lower, upper) or None) of one part of a forecast plot, or None
+    when ``values`` is None or empty; the bounds may hold NaN (a band left open there)."""
+    if values is None or np.size(values) == 0:
+        return None
+    v = _series(values, name)
+    xs = _positions(x, len(v), xname, name, "biufmM")
+    lower, upper = bands
+    if (lower is None) != (upper is None):
+        raise ParameterError(f"give both bounds of {name}'s interval or neither, got only one")
+    if lower is None:
+        return xs, v, None
+    b = []
+    for what, bound in ((f"the lower bound of {name}", lower), (f"the upper bound of {name}", upper)):
+        a = _values_or_gaps(bound, what).astype(np.float64)
+        if a.shape != v.shape:
+            raise ShapeError(f"{what} has shape {a.shape}; expected {v.shape}, one per value")
+        _finite(a[~np.isnan(a)], what)
+        b.append(a)
+    return xs, v, tuple(b)
+
+
+def forecast_plot(x, history, test_x, test_pred, future_x, future, *, lower=None, upper=None,
+                  future_lower=None, future_upper=None, ax=None, title: str = "", ylabel: str = "value"):
+    """The series, the test predictions at their own positions (a warm-up gap shows) and
+    the forecast past the end, with interval bands where bounds are given.
+
+    x : (L,) positions of ``history`` (numbers or datetime64; None: 0 .. L-1); test_x and
+        future_x are on the same axis (datetime64 when x is). test_pred, future (and their
+        x) may be None or empty: that part is left out. lower, upper : bounds of
+        test_pred; future_lower, future_upper : of future, NaN where a bound is unknown.
+    """
+    h = _series(history, "history")
+    xs = np.arange(len(h)) if x is None else _positions(x, len(h), "x", "history", "biufmM")
+    test = _part(test_x, test_pred, "test_pred", "test_x", (lower, upper))
+    fut = _part(future_x, future, "future", "future_x", (future_lower, future_upper))
+    for part, xname in ((test, "test_x"), (fut, "future_x")):
+        if part is not None and (part[0].dtype.kind == "M") != (xs.dtype.kind == "M"):
+            raise InputTypeError(f"{xname} must be on the same axis as x: both datetime64 or both numbers, got "
+                                 f"dtypes {part[0].dtype} and {xs.dtype}")
+    arrays = [h] + [a for p in (test, fut) if p is not None for a in (p[1], *(p[2] or ()))]
+    power = _power(*(a[np.isfinite(a)] for a in arrays))
+    ax = _axes(ax, (11, 4))
+    ax.plot(xs, _in_units(h, power), label="actual", color="0.3", linewidth=1.2)
+    for part, label, color in ((test, "predicted (test)", "tab:orange"), (fut, "forecast", "tab:blue")):
+        if part is None:
+            continue
+        px, pv, band = part
+        ax.plot(px, _in_units(pv, power), label=label, color=color, linewidth=1.0,
+                marker="o" if len(pv) < 2 else None, markersize=3)
+        if band is not None:
+            ax.fill_between(px, _in_units(band[0], power), _in_units(band[1], power), color=color, alpha=0.2,
+                            linewidth=0, label=f"{label}: interval")
     ax.set_title(title)
     ax.set_ylabel(_label(ylabel, power))
     ax.legend(loc="best")

@@ -1,33 +1,48 @@
-"""The forecasting workflow behind ``elman train``: load, split, scale, window, train,
-measure, save, plot. One function, :func:`train_series`, that the CLI calls."""
+"""The forecasting workflow behind ``elman train``: load, split, transform, scale, window,
+train, choose, measure against baselines, forecast past the end, save, plot.
+
+One function, :func:`train_series`, that the CLI calls. The series is cut in time order:
+
+    | training (fit)            | validation (optional) | test                   |
+    0                           n_fit                   n_train                  L
+
+Everything fitted (the scaler, the input scalers) sees the training part only
+(``scale_on="all"``: the whole series, as the sunspots tutorial does); the validation
+part stops training early, chooses among repeats and calibrates the intervals; the test
+part is only measured. Each part's windows lie inside it, so its first ``steps +
+horizon - 1`` positions (the warm-up) have no prediction.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import datasets, metrics
-from .data import MinMaxScaler, split, windows
+from . import baselines, datasets, metrics, timeindex
 from ._outdir import RunFolder
-from .errors import DataError, DivergenceWarning, InputTypeError, NonFiniteError, ParameterError, as_path
-from .model import ElmanRNN
-from .train import ENGINES as FIT_ENGINES, fit
+from .data import MinMaxScaler
+from .errors import DataError, InputTypeError, ParameterError, as_path
+from .runs import Run
+from .train import ENGINES as FIT_ENGINES
+from .transforms import Transforms
 from .validation import _count
 
-__all__ = ["TrainConfig", "load_series", "train_series", "ENGINES"]
+__all__ = ["TrainConfig", "Series", "load_series", "train_series", "future_inputs", "prepare", "ENGINES", "RUN_FILES"]
 
 BUILTIN = ("sine", "sunspots", "memory-sum")
 
 #: How a run trains: one of elman.fit's engines ("auto", "numpy", "blas", "c"), or "keras"
 #: (Keras trains the same model from the same initial weights).
 ENGINES = (*FIT_ENGINES, "keras")
+
+#: The files ``elman train --out DIR`` writes (forecast.csv with ``forecast`` only).
+RUN_FILES = ("model.npz", "metrics.json", "history.json", "forecast.png", "loss.png", "forecast.csv")
 
 
 @dataclass(frozen=True)
@@ -49,32 +64,73 @@ class TrainConfig:
     scale_on: str = "train"  # "train" (no peeking at the test part) or "all" (the tutorial)
     engine: str = "auto"  # one of ENGINES: elman.fit's engine, or "keras"; the run records the one that ran
     seed: int = 0
+    time_column: str | None = None  # None: the first column that parses as dates, if any
+    inputs: tuple[str, ...] = ()  # input columns beside the target (CSV only)
+    transform: str = ""  # "log", "diff", "seasonal-diff", joined by commas
+    season: int | None = None  # None: from the time step (12 for monthly), else from the data
+    forecast: int = 0  # steps to forecast past the end of the data
+    future: str | None = None  # CSV with the future values of the input columns
+    validation_fraction: float = 0.0  # of the whole series, just before the test part
+    patience: int | None = None  # early stopping on the validation loss
+    repeats: int = 1  # seeds seed .. seed + repeats - 1, the one best on validation kept
+    interval: float | None = None  # prediction-interval level, e.g. 0.9
 
 
-def load_series(data: str, column: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """(labels, values, description) for a built-in name or a CSV path."""
-    if data in BUILTIN and column is not None:
-        raise ParameterError(
-            f"column={column!r} was given, but {data!r} is a built-in series with one column; "
-            "column applies to CSV files only"
-        )
+@dataclass
+class Series:
+    """A loaded series: the target (L,), the input columns (L, E), labels and times."""
+
+    description: str
+    x: np.ndarray
+    inputs: np.ndarray
+    labels: np.ndarray
+    times: np.ndarray | None = None
+    target_name: str | None = None
+    input_names: tuple[str, ...] = ()
+    time_name: str | None = None
+    step: object = field(default=None)  # timeindex.Step of the times
+
+
+def load_series(data: str, column: str | None = None, *, inputs=(), time_column=None) -> Series:
+    """The series of a built-in name (sine, sunspots, memory-sum) or a CSV path."""
+    if data in BUILTIN:
+        for name, value in (("column", column), ("inputs", tuple(inputs) or None), ("time_column", time_column)):
+            if value is not None:
+                raise ParameterError(f"{name}={value!r} was given, but {data!r} is a built-in series with one "
+                                     f"column; {name} applies to CSV files only")
+        return _builtin(data)
+    table = datasets.load_table(data, column, tuple(inputs), time_column)
+    s = Series(f"{Path(data).name}" + (f" [{column}]" if column else ""), table.target, table.inputs, table.labels,
+               table.times, table.target_name, tuple(table.input_names), table.time_name)
+    if s.times is not None:
+        s.step = timeindex.infer_step(s.times, name=f"time column {table.time_name!r}", lines=table.lines)
+    return s
+
+
+def _builtin(data: str) -> Series:
+    none = np.empty((0,))
     if data == "sine":
         t, x = datasets.sine()
-        return t, x, "sin(t), 500 points on [0, 50]"
+        return Series("sin(t), 500 points on [0, 50]", x, none.reshape(len(x), 0), t, target_name="sin(t)")
     if data == "sunspots":
         months, x = datasets.sunspots()
-        return months, x, "monthly sunspots 1749-1983"
-    if data == "memory-sum":
-        x = datasets.memory_sum(200, weight=1, bias=1, mem_len=0)
-        return np.arange(len(x)), x, "memory_sum(200)"
-    labels, x = datasets.load_csv(data, column)
-    return labels, x, f"{Path(data).name}" + (f" [{column}]" if column else "")
+        times = timeindex.parse_times(months)
+        return Series("monthly sunspots 1749-1983", x, none.reshape(len(x), 0), months, times, "Sunspots",
+                      time_name="Month", step=timeindex.infer_step(times))
+    x = datasets.memory_sum(200, weight=1, bias=1, mem_len=0)
+    return Series("memory_sum(200)", x, none.reshape(len(x), 0), np.arange(len(x)), target_name="value")
+
+
+def _fraction(v, name: str, low_open: bool = True) -> None:
+    ok = isinstance(v, float) and (0 < v < 1 if low_open else 0 <= v < 1)
+    if not ok:
+        raise ParameterError(f"{name} must be a number in {'(0, 1)' if low_open else '[0, 1)'}, got {v!r}")
 
 
 def _check(cfg: TrainConfig) -> None:
     if not isinstance(cfg, TrainConfig):
         raise InputTypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
-    for name in ("steps", "stride", "horizon", "hidden", "epochs", "batch_size"):
+    for name in ("steps", "stride", "horizon", "hidden", "epochs", "batch_size", "repeats"):
         _count(getattr(cfg, name), name)
     if cfg.engine not in ENGINES:
         raise ParameterError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {cfg.engine!r}")
@@ -82,188 +138,182 @@ def _check(cfg: TrainConfig) -> None:
         raise ParameterError(f"scale_on must be 'train' or 'all', got {cfg.scale_on!r}")
     if not (isinstance(cfg.learning_rate, float) and np.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
         raise ParameterError(f"learning_rate must be a positive number, got {cfg.learning_rate!r}")
-    if not (isinstance(cfg.train_fraction, float) and 0 < cfg.train_fraction < 1):
-        raise ParameterError(f"train_fraction must be a number in (0, 1), got {cfg.train_fraction!r}")
+    _fraction(cfg.train_fraction, "train_fraction")
+    _fraction(cfg.validation_fraction, "validation_fraction", low_open=False)
+    if cfg.validation_fraction >= cfg.train_fraction:
+        raise ParameterError(f"--validation-fraction {cfg.validation_fraction} must be below --train-fraction "
+                             f"{cfg.train_fraction}: the validation part is cut from the end of the training part")
     _count(cfg.seed, "seed", low=0)
     if cfg.engine == "keras" and cfg.seed >= 2**32:  # keras.utils.set_random_seed's range
         raise ParameterError(f"seed must be below 2**32 = {2**32} with engine 'keras', got {cfg.seed}")
+    _check_forecasting(cfg)
 
 
-def _train_keras(rnn: ElmanRNN, X, y, cfg: TrainConfig, verbose: int):
-    from .keras import from_keras, import_keras, to_keras
+def _check_forecasting(cfg: TrainConfig) -> None:
+    """The options of issue 12 that depend on each other."""
+    no_val = cfg.validation_fraction == 0
+    if cfg.repeats > 1 and no_val:
+        raise ParameterError(f"--repeats {cfg.repeats} needs --validation-fraction: the model is chosen on the "
+                             "validation part, never on the test part")
+    if cfg.patience is not None:
+        _count(cfg.patience, "patience")
+        if no_val:
+            raise ParameterError("--patience needs --validation-fraction: training stops when the validation "
+                                 "loss stops improving")
+    if cfg.interval is not None:
+        if not (isinstance(cfg.interval, float) and 0 < cfg.interval < 1):
+            raise ParameterError(f"--interval must be a level in (0, 1), e.g. 0.9, got {cfg.interval!r}")
+        if no_val:
+            raise ParameterError("--interval needs --validation-fraction: the intervals are calibrated on the "
+                                 "validation residuals, which training never saw")
+    if cfg.season is not None:
+        _count(cfg.season, "season")
+    _count(cfg.forecast, "forecast", low=0)
+    if cfg.forecast and cfg.horizon != 1:
+        raise ParameterError(f"--forecast needs --horizon 1 (a recursive forecast feeds each predicted step "
+                             f"back), got --horizon {cfg.horizon}")
+    if cfg.future is not None and not cfg.inputs:
+        raise ParameterError("--future gives the future values of the --inputs columns; no --inputs were given")
 
-    keras = import_keras()
-    keras.utils.set_random_seed(cfg.seed)
-    model = to_keras(rnn.astype(np.float32))
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse")
-    # A batch larger than the data is the whole data (what elman.fit does); Keras would
-    # try to make a C long of a huge number first.
-    h = model.fit(X.astype(np.float32), y.astype(np.float32), epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(X)),
-                  verbose=2 if verbose else 0)
-    losses = [float(v) for v in h.history["loss"]]
-    weights = model.get_weights()
-    if not all(np.all(np.isfinite(w)) for w in weights) or not np.all(np.isfinite(losses)):
-        # Keras has no NaN guard: its weights are already lost; say what happened.
-        bad = next((i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), len(losses))
-        raise NonFiniteError(
-            f"Keras training diverged: the loss or the weights became NaN or inf by epoch {bad} "
-            f"(learning rate {cfg.learning_rate:g}); try a smaller --learning-rate or an elman engine "
-            "(--engine auto), which keeps the last finite model"
-        )
-    return from_keras(model), {"loss": losses}
+
+@dataclass
+class Parts:
+    """The boundaries n_fit <= n_train <= L (see the module docstring)."""
+
+    n_fit: int
+    n_train: int
+    L: int
+
+
+def _parts(cfg: TrainConfig, s: Series) -> Parts:
+    L = len(s.x)
+    need = cfg.steps + cfg.horizon
+    if L < 2 * need:
+        raise DataError(f"{s.description}: {L} values, fewer than a training and a test window need "
+                        f"(2 x (steps + horizon) = {2 * need}); give more rows or a smaller --steps")
+    n_train = int(L * cfg.train_fraction)
+    n_fit = n_train - int(L * cfg.validation_fraction)
+    if not 1 <= n_train < L:
+        raise DataError(f"{s.description}: {L} values, train_fraction={cfg.train_fraction} leaves an empty part")
+    parts = Parts(n_fit, n_train, L)
+    if cfg.validation_fraction and n_train - n_fit < 2:
+        raise DataError(f"{s.description}: --validation-fraction {cfg.validation_fraction} of {L} values leaves "
+                        f"{n_train - n_fit} validation rows; give a larger fraction (at least 2 rows)")
+    if cfg.stride > L:  # a mistake (and beyond int64 it would overflow the index arithmetic)
+        raise DataError(f"stride = {cfg.stride} is longer than the series ({L} values): fewer than one window "
+                        "would follow the first; give a --stride of at most the series' length")
+    # (validation targets read their windows from the data before them: no warm-up there)
+    for part, a, b in (("training", 0, n_fit), ("test", n_train, L)):
+        if b - a < need:
+            raise DataError(f"{s.description}: the {part} part has {b - a} rows, fewer than one window needs "
+                            f"(steps + horizon = {need}); give more rows or a smaller --steps")
+    return parts
+
+
+def _season(cfg: TrainConfig, s: Series, parts: Parts) -> int:
+    default = cfg.season or (timeindex.default_season(s.step) if s.step is not None else None)
+    P = baselines.season(s.x[:parts.n_fit], default)
+    if cfg.season is not None or "seasonal-diff" in (cfg.transform or ""):
+        baselines.check_season(P, parts.n_fit)
+    elif P > parts.n_fit // 2:  # a default the data cannot carry: fall back to the data's own
+        P = baselines.season(s.x[:parts.n_fit])
+    return P
+
+
+def _scalers(cfg: TrainConfig, s: Series, levels, parts: Parts, lost: int) -> tuple[MinMaxScaler, tuple]:
+    """The target's scaler (on the top level) and the inputs' scalers, fitted on the
+    training part (the whole series with scale_on='all')."""
+    stop = parts.L if cfg.scale_on == "all" else parts.n_fit
+    top = levels[-1][lost:stop]
+    if np.min(top) == np.max(top):
+        where = "series" if cfg.scale_on == "all" else "training part"
+        raise DataError(f"{s.description}: the {where} is constant ({float(top[0]):g})"
+                        + (" after the transforms" if lost or cfg.transform else "")
+                        + ", so there is nothing to learn and no range to scale by")
+    return MinMaxScaler().fit(top), tuple(MinMaxScaler().fit(s.inputs[:stop, j]) for j in range(s.inputs.shape[1]))
+
+
+def _range_warning(s: Series, parts: Parts, chain: Transforms) -> list[str]:
+    """A note when test values leave the training range and nothing differences them away:
+    a network with a bounded activation cannot follow such a trend."""
+    lo, hi = np.min(s.x[:parts.n_fit]), np.max(s.x[:parts.n_fit])
+    test = s.x[parts.n_train:]
+    margin = 0.1 * (hi - lo)  # noise at the edge is not a trend: a tenth of the range beyond it is
+    out = int(np.sum((test < lo - margin) | (test > hi + margin)))
+    if out and not chain.differences:
+        return [f"{out} of {len(test)} test values lie well outside the training range [{lo:g}, {hi:g}] and no "
+                "differencing is on; a trend is better taken out with --transform diff (or seasonal-diff)"]
+    return []
+
+
+def prepare(cfg: TrainConfig, s: Series) -> tuple[Run, list, np.ndarray, Parts, list[str]]:
+    """The run before training (its scalers and transforms fitted on the training part),
+    the series' levels, the features F (L, D), the parts and the warnings."""
+    parts = _parts(cfg, s)
+    P = _season(cfg, s, parts)
+    chain = Transforms.parse(cfg.transform, P)
+    chain.check(s.x, cfg.horizon, s.description)
+    if chain.lost + cfg.steps + cfg.horizon > parts.n_fit:
+        raise DataError(f"{s.description}: the training part has {parts.n_fit} rows, fewer than the transforms "
+                        f"({chain.lost} rows) and one window (steps + horizon = {cfg.steps + cfg.horizon}) need")
+    levels = chain.levels(s.x)
+    scaler, input_scalers = _scalers(cfg, s, levels, parts, chain.lost)
+    time_info = None
+    if s.times is not None:
+        time_info = {"name": s.time_name, "unit": s.step.unit, "n": s.step.n}
+    run = Run(None, scaler, chain, cfg.steps, cfg.stride, cfg.horizon, s.target_name, s.input_names,
+              input_scalers, P, None, time_info, {"data": cfg.data, "column": cfg.column, "scale_on": cfg.scale_on})
+    return run, levels, run.features(levels, s.inputs), parts, _range_warning(s, parts, chain)
 
 
 def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verbose: int = 1, plots: bool = True) -> dict:
-    """Train a one-layer Elman network to forecast a series one step (``horizon``) ahead.
+    """Train an Elman network to forecast a series (see the module docstring) and measure
+    it against the naive and seasonal naive forecasts on the same test targets.
 
-    The series is split chronologically (``train_fraction``), scaled to [0, 1] by a
-    MinMaxScaler fitted on the training part (``scale_on="all"``: on everything, as the
-    sunspots tutorial does), cut into windows of ``steps`` values ``stride`` apart, and
-    fitted with Adam. Returns the figures; with ``out``, also writes model.npz,
-    metrics.json (deterministic: no times), history.json, forecast.png and loss.png.
+    Returns the figures; with ``out``, also writes model.npz (the model with its run
+    settings: :func:`elman.load_run` reads them back), metrics.json (deterministic: no
+    times), history.json, forecast.png, loss.png and, with ``cfg.forecast``, forecast.csv.
     """
+    from . import _runreport
+
     _check(cfg)
     out = as_path(out) if out is not None else None
-    labels, x, description = load_series(cfg.data, cfg.column)
-    need = cfg.steps + cfg.horizon
-    if len(x) < 2 * need:
-        raise DataError(
-            f"{description}: {len(x)} values, fewer than a training and a test window need "
-            f"(2 x (steps + horizon) = {2 * need}); give more rows or a smaller --steps"
-        )
-    train_x, test_x = split(x, cfg.train_fraction)
-    for part, arr in (("training", train_x), ("test", test_x)):
-        if len(arr) < need:
-            raise DataError(
-                f"{description}: the {part} part has {len(arr)} rows, fewer than one window needs "
-                f"(steps + horizon = {need}); give more rows or a smaller --steps"
-            )
-    fit_on = x if cfg.scale_on == "all" else train_x
-    if np.min(fit_on) == np.max(fit_on):
-        raise DataError(
-            f"{description}: the {'series' if cfg.scale_on == 'all' else 'training part'} is constant "
-            f"({float(fit_on[0]):g}), so there is nothing to learn and no range to scale by"
-        )
-    scaler = MinMaxScaler().fit(fit_on)
-    s_train, s_test = scaler.transform(train_x), scaler.transform(test_x)
-    Xtr, ytr = windows(s_train, cfg.steps, horizon=cfg.horizon, stride=cfg.stride)
-    Xte, yte = windows(s_test, cfg.steps, horizon=cfg.horizon, stride=cfg.stride)
-
-    rnn = ElmanRNN.init(1, cfg.hidden, 1, activation=cfg.activation, output_activation=cfg.output_activation,
-                        seed=cfg.seed)
+    s = load_series(cfg.data, cfg.column, inputs=cfg.inputs, time_column=cfg.time_column)
+    if cfg.forecast and s.input_names and cfg.future is None:
+        raise ParameterError(f"--forecast {cfg.forecast} with --inputs needs the inputs' future values: give "
+                             f"--future FILE.csv with the columns {', '.join(s.input_names)} and at least "
+                             f"{cfg.forecast} rows")
+    future = future_inputs(cfg.future, s.input_names, cfg.forecast) if cfg.forecast else None
+    run, levels, F, parts, notes = prepare(cfg, s)
     with contextlib.ExitStack() as stack:
         # The output folder is checked and staged before training: an unwritable place
         # fails now, not after the work; the files appear all together at the end.
         stage = stack.enter_context(RunFolder(out, RUN_FILES)) if out is not None else None
-        result = _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbose)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in a diverging run: reported below
+            result = _runreport.train_and_measure(cfg, s, run, levels, F, parts, verbose)
+        result["seconds"] = time.perf_counter() - t0
+        result["metrics"]["warnings"] = notes + result["metrics"].get("warnings", [])
+        result["warnings"] = result["metrics"]["warnings"]
+        if cfg.forecast:
+            result["forecast"] = _runreport.future_forecast(run, s, cfg.forecast, future)
         if stage is not None:
-            result["plots"] = _write_run(stage, out, cfg, result, plots)
-    del result["_curves"]
+            result["plots"] = _runreport.write_run(stage, out, cfg, s, result, plots)
+    result.pop("_curves", None)
     return result
 
 
-#: The files ``elman train --out DIR`` writes (DIR holds these and nothing else).
-RUN_FILES = ("model.npz", "metrics.json", "history.json", "forecast.png", "loss.png")
-
-
-def _train_and_measure(cfg, rnn, description, scaler, Xtr, ytr, Xte, yte, verbose) -> dict:
-    t0 = time.perf_counter()
-    diverged = ""
-    if cfg.engine == "keras":
-        model, history = _train_keras(rnn, Xtr, ytr, cfg, verbose)
-        engine = "keras"
-    else:
-        with warnings.catch_warnings():
-            # fit stops at NaN/inf and keeps the last finite model; the run reports it below.
-            warnings.simplefilter("ignore", DivergenceWarning)
-            res = fit(rnn, Xtr, ytr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                      learning_rate=cfg.learning_rate, seed=cfg.seed, engine=cfg.engine, verbose=verbose)
-        model, history, engine = res.model, res.history, res.engine  # the engine that ran ("auto" chose it)
-        if res.message.startswith("training stopped"):
-            diverged = res.message
-    seconds = time.perf_counter() - t0
-
-    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        p_train, p_test = model.predict(Xtr), model.predict(Xte)
-    if not (np.all(np.isfinite(p_train)) and np.all(np.isfinite(p_test))):
-        raise NonFiniteError(
-            "the trained model's predictions overflow to NaN or inf"
-            + (f" ({diverged})" if diverged else "") + "; try a smaller --learning-rate or fewer --epochs"
-        )
-    unit = lambda v: scaler.inverse_transform(np.asarray(v, np.float64).reshape(-1))  # noqa: E731
-    with np.errstate(over="ignore", invalid="ignore"):
-        beyond = not (np.all(np.isfinite(unit(p_train))) and np.all(np.isfinite(unit(p_test))))
-    if beyond:
-        raise NonFiniteError(
-            "the model's predictions, brought back to the series' units, exceed the float64 range "
-            f"(|x| > {np.finfo(np.float64).max:.3g}); the series lies too close to the limit: divide it by a "
-            "power of ten first"
-        )
-    # nrmse divides by the test targets' range: undefined (null) when they are constant.
-    spread = float(np.ptp(yte)) > 0
-    figures = {
-        "train_rmse": metrics.rmse(ytr, p_train),
-        "test_rmse": metrics.rmse(yte, p_test),
-        "train_rmse_units": metrics.rmse(unit(ytr), unit(p_train)),
-        "test_rmse_units": metrics.rmse(unit(yte), unit(p_test)),
-        "test_mae_units": metrics.mae(unit(yte), unit(p_test)),
-        "test_nrmse": metrics.nrmse(yte, p_test) if spread else None,
-        "n_train_windows": int(len(Xtr)),
-        "n_test_windows": int(len(Xte)),
-    }
-    if diverged:
-        figures["diverged"] = diverged
-    return {"config": asdict(cfg), "engine": engine, "data": description, "metrics": figures, "history": history,
-            "seconds": seconds, "model": model, "scaler": scaler, "diverged": diverged,
-            "_curves": (ytr, yte, p_train, p_test, unit)}
-
-
-def _json(obj) -> str:
-    """Strict JSON (no NaN or Infinity, which JSON does not have): a figure that is not
-    finite is written as null, and the run says so in ``non_finite``."""
-    def clean(v):
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(obj), indent=2, sort_keys=True, allow_nan=False)
-
-
-def _write_run(stage: Path, out: Path, cfg, result: dict, plots: bool) -> list[str]:
-    """The run's files into the staging folder ``stage``; returns the plot paths as they
-    will be once published in ``out``."""
-    figures, history, model = result["metrics"], result["history"], result["model"]
-    extra = {"scaler": result["scaler"].to_dict(), "steps": cfg.steps, "stride": cfg.stride,
-             "horizon": cfg.horizon, "data": cfg.data, "column": cfg.column, "engine": result["engine"]}
-    model.save(stage / "model.npz", extra=extra)
-    record = {"config": asdict(cfg), "engine": result["engine"], **figures}
-    bad = sorted(k for k, v in figures.items() if isinstance(v, float) and not np.isfinite(v))
-    if bad:
-        record["non_finite"] = bad
-    (stage / "metrics.json").write_text(_json(record))
-    (stage / "history.json").write_text(_json(history))
-    if not plots:
-        return []
-    _plots(stage, cfg, result["data"], *result["_curves"], history, result["engine"])
-    return [str(out / "forecast.png"), str(out / "loss.png")]
-
-
-def _plots(out: Path, cfg, description, ytr, yte, p_train, p_test, unit, history, engine: str) -> list[str]:
-    from . import plot
-
-    actual = np.concatenate([unit(ytr), unit(yte)])
-    predicted = np.concatenate([unit(p_train), unit(p_test)])
-    rmse = metrics.rmse(unit(yte), unit(p_test))
-    with plot.figure_file(out / "forecast.png", figsize=(10, 4)) as ax:
-        # (values near the float64 limit are drawn in units of a power of ten: see elman.plot)
-        plot.actual_vs_predicted(actual, predicted, split=len(ytr), ax=ax,
-                                 title=f"{description}: one-step predictions (test RMSE {rmse:.3g})")
-        ax.set_xlabel(f"window (stride {cfg.stride})")
-    with plot.figure_file(out / "loss.png", figsize=(6, 4)) as ax:
-        plot.loss_curves(history, ax=ax)
-        ax.set_title(f"training loss ({engine})")
-    return [str(out / "forecast.png"), str(out / "loss.png")]
+def future_inputs(path, names: tuple[str, ...], n: int) -> np.ndarray | None:
+    """The future values (n, E) of the input columns ``names`` from the CSV ``path`` (its
+    first n rows); None when the model reads no inputs."""
+    if not names:
+        return None
+    if path is None:
+        raise ParameterError(f"the model reads the input columns {', '.join(names)}: a forecast needs their "
+                             f"future values; give --future FILE.csv with those columns and at least {n} rows")
+    table = datasets.load_table(path, None, tuple(names), None, require_target=False)
+    if len(table.inputs) < n:
+        raise DataError(f"--future {Path(path).name} has {len(table.inputs)} rows, fewer than the {n} steps "
+                        "of the forecast need")
+    return table.inputs[:n]
