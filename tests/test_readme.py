@@ -45,6 +45,7 @@ def test_readme_forecasting_commands_and_load_run(tmp_path, monkeypatch, capsys)
         args, redirect = words[1:], None
         if ">" in args:
             args, redirect = args[: args.index(">")], args[args.index(">") + 1]
+        capsys.readouterr()
         assert cli.main(args + (["--quiet"] if args[0] == "train" else [])) == 0, args
         if redirect:
             (tmp_path / redirect).write_text(capsys.readouterr().out)
