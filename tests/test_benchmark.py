@@ -101,3 +101,58 @@ def test_train_grid_torch_agrees(keras, capsys):
         assert r["torch_loss_rel"] is not None and r["torch_loss_rel"] <= 1e-4, r
         assert r["loss_rel"] <= 1e-4, r
     assert "torch/elman" in capsys.readouterr().out
+
+
+def test_forecast_benchmark_quick(keras, capsys):
+    """Every method of the forecasting benchmark predicts the same test targets (elman's
+    and Keras's runs both measure run.positions(n_train, L), the targets after the test
+    part's warm-up window), every figure is finite, and the seasonal naive RMSE it prints
+    is the one recomputed here from the raw series at those positions. The ETS column
+    needs statsmodels (elman[bench]); without it the benchmark says so and skips it."""
+    import importlib.util
+
+    import numpy as np
+
+    import elman
+
+    mod = _load("forecast")
+    rows = mod.main(quick=True)
+    out = capsys.readouterr().out
+    assert [r["name"] for r in rows] == ["sunspots", "trend-season", "nonlinear-ar"]
+    have_sm = importlib.util.find_spec("statsmodels") is not None
+    printed = [line.split() for line in out.splitlines() if line.strip().startswith("seasonal naive ")]
+    assert len(printed) == 3, out
+    for r, line in zip(rows, printed):
+        _, x = mod.series(r["name"], quick=True)
+        if r["name"] == "sunspots":  # the bundled series itself, not the benchmark's copy
+            np.testing.assert_array_equal(x, elman.datasets.sunspots()[1][-480:])
+        cfg = r["config"]
+        L = len(x)
+        n_train = int(L * cfg.train_fraction)
+        n_fit = n_train - int(L * cfg.validation_fraction)
+        t = np.arange(n_train + cfg.steps, L)  # one step ahead: the first target follows a whole window
+        np.testing.assert_array_equal(r["positions"], t)
+        np.testing.assert_array_equal(r["keras_positions"], t)
+        assert r["metrics"]["elman"]["n_test_windows"] == r["metrics"]["keras"]["n_test_windows"] == len(t) == r["n_test"]
+        P = 12 if r["name"] != "nonlinear-ar" else elman.baselines.season(x[:n_fit])
+        assert r["season"] == P
+        snaive = float(np.sqrt(np.mean((x[t] - x[t - P]) ** 2)))
+        np.testing.assert_allclose(r["rmse"]["seasonal naive"], snaive, rtol=1e-12)
+        np.testing.assert_allclose(float(line[2]), snaive, rtol=1e-3)  # as printed (4 digits)
+        np.testing.assert_allclose(r["rmse"]["naive"], float(np.sqrt(np.mean((x[t] - x[t - 1]) ** 2))), rtol=1e-12)
+        methods = ["elman", "keras", "naive", "seasonal naive"] + (["ETS"] if have_sm else [])
+        assert sorted(r["rmse"]) == sorted(methods) == sorted(r["mase"])
+        for k in methods:
+            assert np.isfinite(r["rmse"][k]) and r["rmse"][k] > 0 and np.isfinite(r["mase"][k]), (r["name"], k)
+            assert r["predictions"][k].shape == t.shape
+        assert r["mase"]["seasonal naive"] == 1.0
+        assert r["seconds"]["elman"] > 0 and r["seconds"]["keras"] > 0
+        if have_sm:
+            e = r["ets"]
+            assert e["seasonal"] in e["validation_rmse"] and ("mul" in e["validation_rmse"]) == bool(np.all(x > 0))
+            assert e["validation_rmse"][e["seasonal"]] == min(e["validation_rmse"].values())
+    if have_sm:
+        assert "ETS: trend add, season" in out and mod.NO_STATSMODELS not in out
+    else:
+        assert out.count(mod.NO_STATSMODELS) == 4 and all(r["ets"] is None for r in rows)
+    assert "| series | n test | elman RMSE (MASE) |" in out
