@@ -65,7 +65,7 @@ _PY_EXP = '''def exp(x):
     except OverflowError:
         return math.inf'''
 _NP_ERFC = '''def erfc(x):
-    """math.erfc element-wise in x's dtype (NumPy has no erfc; elman without SciPy uses this)."""
+    """math.erfc element-wise in x's dtype (NumPy has no erfc; elman uses the same)."""
     return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=x.dtype)'''
 
 

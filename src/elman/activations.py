@@ -147,12 +147,14 @@ def _dsilu(x: Array) -> Array:
     return s * (1 + x * (1 - s))
 
 
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
 def _erfc(x: Array) -> Array:
-    try:  # SciPy's erfc is vectorised; math.erfc is the exact fallback.
-        from scipy.special import erfc
-    except ImportError:
-        erfc = np.frompyfunc(math.erfc, 1, 1)
-    return np.asarray(erfc(x), dtype=x.dtype)
+    # The C library's erfc, element by element: the same digits whatever else is
+    # installed (SciPy's vectorised erfc differs in the last bit here and there, and
+    # results must not depend on whether a dependency of a dependency is present).
+    return np.asarray(_ERFC(x), dtype=x.dtype)
 
 
 def _gelu(x: Array) -> Array:
