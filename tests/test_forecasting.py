@@ -195,3 +195,168 @@ def test_bad_forecasting_options_exit_2_naming_the_option(tmp_path, capsys, extr
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+# --------------------------------------------------------------------------- no peeking
+
+
+def _spy_fit(monkeypatch):
+    """Record the validation data every training is given."""
+    from elman import _runreport
+
+    calls = []
+    real = _runreport.fit
+
+    def spy(rnn, U, Y, **kw):
+        calls.append({"U": U, "Y": Y, "val": kw.get("validation_data")})
+        return real(rnn, U, Y, **kw)
+
+    monkeypatch.setattr(_runreport, "fit", spy)
+    return calls
+
+
+def test_early_stopping_repeats_and_intervals_read_the_validation_part_only(tmp_path, monkeypatch):
+    """Training sees the training windows, stops and is chosen on the validation windows,
+    and the intervals are calibrated on the validation errors: each recomputed here from
+    the positions of the parts, never the test part."""
+    calls = _spy_fit(monkeypatch)
+    data, x = monthly_csv(tmp_path / "sales.csv", years=10)
+    cfg = elman.workflow.TrainConfig(data=str(data), transform="log,seasonal-diff", season=12, steps=6, epochs=30,
+                                     learning_rate=0.01, validation_fraction=0.2, patience=3, repeats=3,
+                                     interval=0.8, forecast=6)
+    r = elman.workflow.train_series(cfg, None, verbose=0)
+    run, m = r["run"], r["metrics"]
+    L = len(x)
+    n_train = int(L * 0.8)
+    n_fit = n_train - int(L * 0.2)
+    levels = run.levels(x)
+    F = run.features(levels)
+    p_fit, p_val = run.positions(0, n_fit), run.positions(n_fit, n_train, warm_up=False)
+    assert len(calls) == 3
+    for c in calls:
+        np.testing.assert_array_equal(c["Y"][:, 0], F[p_fit, 0])
+        np.testing.assert_array_equal(c["val"][1][:, 0], F[p_val, 0])
+        assert p_val.max() < n_train
+    rp = m["repeats"]
+    assert rp["chosen_seed"] == rp["seeds"][int(np.argmin(rp["validation_mse"]))]
+    errors = run.to_scale(x[p_val]) - run.to_scale(run.predict_at(levels, F, p_val))
+    assert m["interval"]["one_step"] == elman.baselines.conformal_radius(errors, 0.8)
+    p_test = run.positions(n_train, L)
+    lo, hi = run.band(run.predict_at(levels, F, p_test), m["interval"]["one_step"])
+    assert m["interval"]["coverage_test"] == np.mean((x[p_test] >= lo) & (x[p_test] <= hi))
+
+
+def test_input_scalers_and_the_season_are_fitted_on_the_training_part(tmp_path):
+    """The season is found in the training part: here a period of 7 there and a ten
+    times larger period of 13 afterwards, which the whole series' correlation would pick."""
+    n = 400
+    t = np.arange(n)
+    n_fit = int(n * 0.8) - int(n * 0.1)
+    y = np.where(t < n_fit, np.sin(2 * np.pi * t / 7), 10 * np.sin(2 * np.pi * t / 13))
+    u = np.cos(t / 5.0) * (1 + (t >= n_fit))
+    (tmp_path / "d.csv").write_text("u,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(u.tolist(), y.tolist())))
+    assert elman.baselines.season(y) == 13 and elman.baselines.season(y[:n_fit]) == 7
+    cfg = elman.workflow.TrainConfig(data=str(tmp_path / "d.csv"), column="y", inputs=("u",), steps=4, epochs=1,
+                                     validation_fraction=0.1)
+    r = elman.workflow.train_series(cfg, None, verbose=0)
+    assert r["metrics"]["baselines"]["season"] == 7
+    (sc,) = r["run"].input_scalers
+    assert float(sc.min_) == u[:n_fit].min() and float(sc.max_) == u[:n_fit].max()
+
+
+@pytest.mark.parametrize("horizon,back", [(3, 12), (14, 24)])
+def test_baselines_for_a_horizon_use_only_what_is_known(tmp_path, horizon, back):
+    """Seasonal naive h steps ahead is the value a whole number of seasons back that is
+    known h steps before the target: x[t - 12] for h = 3, x[t - 24] for h = 14."""
+    data, x = monthly_csv(tmp_path / "s.csv", years=10)
+    cfg = elman.workflow.TrainConfig(data=str(data), steps=6, horizon=horizon, stride=2, epochs=1)
+    r = elman.workflow.train_series(cfg, None, verbose=0)
+    p = r["run"].positions(int(len(x) * 0.8), len(x))
+    b = r["metrics"]["baselines"]
+    assert b["seasonal_naive"]["rmse"] == elman.metrics.rmse(x[p], x[p - back])
+    assert b["naive"]["rmse"] == elman.metrics.rmse(x[p], x[p - horizon])
+
+
+def test_a_losing_model_is_told_so_and_the_validation_curve_is_kept(tmp_path, capsys):
+    data, _ = monthly_csv(tmp_path / "s.csv", years=8)
+    assert cli.main(["train", "--data", str(data), "--epochs", "1", "--validation-fraction", "0.2", "--quiet",
+                     "--out", str(tmp_path / "o")]) == 0
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    out = capsys.readouterr().out
+    assert not m["beats"]["seasonal naive"] and "the model LOSES to" in out and "seasonal naive" in out
+    history = json.loads((tmp_path / "o" / "history.json").read_text())
+    assert len(history["val_loss"]) == len(history["loss"]) == 1
+
+
+# --------------------------------------------------------------------------- runs on disk
+
+
+def test_a_run_saved_before_transforms_existed_still_loads(tmp_path, capsys):
+    """model.npz of an elman train run from before issue 12: scaler and windows only."""
+    rnn = elman.ElmanRNN.init(1, 3, 1, seed=0)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    extra = {"scaler": elman.data.MinMaxScaler().fit([0.0, 200.0]).to_dict(), "steps": 12, "stride": 12,
+             "horizon": 1, "data": "sunspots", "column": None, "engine": "c"}
+    rnn.save(folder / "model.npz", extra=extra)
+    run = elman.load_run(folder)
+    assert run.transforms.spec == "" and run.inputs == () and run.interval is None
+    assert len(run.forecast(np.linspace(0, 100, 30), 4)) == 4
+    assert cli.main(["inspect", str(folder / "model.npz")]) == 0
+    assert "windows of 12 (stride 12)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"transforms": [{"name": "cube", "lag": 0}]}, "transform"),
+    ({"transforms": [{"name": "diff", "lag": -1}]}, "transform"),
+    ({"steps": 0}, "steps is 0"),
+    ({"time": "monthly"}, "damaged"),
+    ({"interval": {"level": 0.9, "one_step": "x"}}, "interval"),
+])
+def test_damaged_run_settings_are_one_line_errors(tmp_path, capsys, change, words):
+    rnn = elman.ElmanRNN.init(1, 3, 1, seed=0)
+    folder = tmp_path / "r"
+    folder.mkdir()
+    extra = {"scaler": elman.data.MinMaxScaler().fit([0.0, 1.0]).to_dict(), "steps": 3, "stride": 1, "horizon": 1,
+             **change}
+    rnn.save(folder / "model.npz", extra=extra)
+    with pytest.raises(elman.errors.ModelFileError, match=words):
+        elman.load_run(folder)
+    (tmp_path / "d.csv").write_text("y\n" + "".join(f"{v}\n" for v in range(20)))
+    assert cli.main(["forecast", str(folder), "--data", str(tmp_path / "d.csv"), "--steps", "2"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_forecast_command_on_the_builtin_sunspots_reproduces_the_run(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert cli.main(["train", "--data", "sunspots", "--forecast", "5", "--epochs", "1", "--quiet",
+                     "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["forecast", str(out), "--data", "sunspots", "--steps", "5"]) == 0
+    assert capsys.readouterr().out == (out / "forecast.csv").read_text()
+    assert cli.main(["forecast", str(out), "--data", "sunspots", "--steps", "5", "--future", str(out)]) == 2
+    assert "trained without --inputs" in capsys.readouterr().err
+
+
+def test_quarterly_labels_continue_as_quarters(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [f"{1990 + k // 4}-Q{k % 4 + 1},{100 + k + 5 * rng.standard_normal()!r}" for k in range(120)]
+    (tmp_path / "q.csv").write_text("quarter,gdp\n" + "\n".join(rows) + "\n")
+    assert cli.main(["train", "--data", str(tmp_path / "q.csv"), "--steps", "4", "--epochs", "1", "--forecast", "3",
+                     "--quiet", "--out", str(tmp_path / "o")]) == 0
+    labels = [r[0] for r in read_csv(tmp_path / "o" / "forecast.csv")[1:]]
+    assert labels == ["2020-Q1", "2020-Q2", "2020-Q3"]
+
+
+@pytest.mark.parametrize("extra,words", [
+    (["--forecast", "99999999999999999999"], "argument --forecast"),
+    (["--transform", "diff,log"], "--transform log needs positive values, but"),
+    (["--validation-fraction", "0.02", "--interval", "0.9"], "--interval 0.9 needs at least 9 validation targets"),
+    (["--validation-fraction", "nan"], "--validation-fraction"),
+])
+def test_more_bad_options_exit_2(tmp_path, capsys, extra, words):
+    data, _ = monthly_csv(tmp_path / "s.csv", years=10)
+    assert cli.main(["train", "--data", str(data), "--epochs", "1", "--quiet", "--out", str(tmp_path / "o")]
+                    + extra) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1, err

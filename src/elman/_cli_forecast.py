@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .runs import MAX_FORECAST
+
 __all__ = ["add_train", "add_forecast", "cmd_train", "cmd_forecast", "natural"]
 
 
@@ -47,7 +49,7 @@ def add_train(sub, engines) -> None:
                    help="log, diff, seasonal-diff, joined by commas in order (e.g. log,seasonal-diff); inverted exactly")
     t.add_argument("--season", type=natural(2), help="the season P (default: 12 for monthly data, 4 quarterly, "
                    "7 daily, 24 hourly; else from the autocorrelation)")
-    t.add_argument("--forecast", type=natural(0), default=0, help="forecast this many steps past the end (forecast.csv)")
+    t.add_argument("--forecast", type=natural(0, MAX_FORECAST), default=0, help="forecast this many steps past the end (forecast.csv)")
     t.add_argument("--future", help="CSV with the future values of the --inputs columns (needed with --forecast)")
     t.add_argument("--hidden", type=natural(1), default=3, help="state size M (default 3)")
     t.add_argument("--activation", default="tanh")
@@ -78,7 +80,7 @@ def add_forecast(sub) -> None:
     f = sub.add_parser("forecast", help="forecast new data with a trained run (its scaler, transforms, windows)")
     f.add_argument("run", help="the folder elman train --out wrote")
     f.add_argument("--data", required=True, help="a CSV with the run's columns, up to the forecast's start")
-    f.add_argument("--steps", type=natural(1), required=True, help="how many steps to forecast past the end")
+    f.add_argument("--steps", type=natural(1, MAX_FORECAST), required=True, help="how many steps to forecast past the end")
     f.add_argument("--future", help="CSV with the future values of the run's input columns")
     f.add_argument("--out", help="write the forecast here (CSV); default: print it")
     f.set_defaults(func=cmd_forecast)
@@ -142,11 +144,20 @@ def cmd_forecast(args) -> int:
     from .runs import load_run
     from .workflow import future_inputs, load_series
 
+    from .errors import ParameterError
+    from .workflow import BUILTIN
+
     run = load_run(args.run)
-    time_name = (run.time or {}).get("name")
-    s = load_series(args.data, run.target, inputs=run.inputs, time_column=time_name)
+    if args.future is not None and not run.inputs:
+        raise ParameterError(f"--future gives the future values of a run's input columns; the run in {args.run!r} "
+                             "reads none (it was trained without --inputs)")
+    if args.data in BUILTIN:  # a built-in series has its one column and its own dates
+        s = load_series(args.data)
+    else:
+        s = load_series(args.data, run.target, inputs=run.inputs, time_column=(run.time or {}).get("name"))
     future = future_inputs(args.future, s.input_names, args.steps)
-    text = run.forecast_csv(s.x, args.steps, times=s.times, inputs=s.inputs if run.inputs else None, future=future)
+    text = run.forecast_csv(s.x, args.steps, times=s.times, inputs=s.inputs if run.inputs else None, future=future,
+                            example=str(s.labels[-1]) if s.times is not None else None)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -65,10 +65,12 @@ def season(train: np.ndarray, default: int | None = None, *, max_period: int = 4
     return k + 1 if acf[k] >= 0.3 and k + 1 >= 2 else 1
 
 
-def check_season(period: int, n_train: int) -> None:
-    """A season that the training part holds at least twice (else nothing to learn it from)."""
+def check_season(period: int, n_train: int, origin: str | None = None) -> None:
+    """A season that the training part holds at least twice (else nothing to learn it
+    from); ``origin`` says where a season the user did not give came from."""
     if period > n_train // 2:
-        raise DataError(f"--season {period} is longer than half the training part ({n_train} values): "
+        what = origin or f"--season {period}"
+        raise DataError(f"{what} is longer than half the training part ({n_train} values): "
                         "the training part must hold at least two seasons; give a shorter --season or more data")
 
 

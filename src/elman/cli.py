@@ -93,10 +93,11 @@ def _print_run(path: str) -> None:
     if "scaler" not in extra or "steps" not in extra:
         return
     from .runs import Run
+    from .timeindex import Step
 
     run = Run.from_meta(None, extra)
     print(f"  run: target {run.target or '(the series)'}" + (f", inputs {', '.join(run.inputs)}" if run.inputs else "")
-          + (f", time column {run.time['name']} ({run.time['n']} {run.time['unit']})" if run.time else ""))
+          + (f", time column {run.time['name']} ({Step(run.time['unit'], run.time['n']).name})" if run.time else ""))
     print(f"    windows of {run.steps} (stride {run.stride}), horizon {run.horizon}, season {run.season}, "
           f"transforms {run.transforms.spec or 'none'}")
     fitted_on = "the whole series" if run.notes.get("scale_on") == "all" else "the training part"

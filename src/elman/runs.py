@@ -31,7 +31,10 @@ from .errors import DataError, ModelFileError, NonFiniteError, ParameterError, a
 from .model import ElmanRNN, StackedRNN
 from .transforms import Transforms
 
-__all__ = ["Run", "load_run"]
+__all__ = ["Run", "load_run", "MAX_FORECAST"]
+
+#: The most steps one forecast takes (each is one model evaluation, about 30 us, fed back).
+MAX_FORECAST = 100_000
 
 
 @dataclass
@@ -146,6 +149,9 @@ class Run:
     def forecast(self, x, n: int, *, inputs=None, future=None) -> np.ndarray:
         """The next ``n`` values after the series ``x`` (L,), in its units; with input
         columns, ``inputs`` (L, E) beside x and their future values ``future`` (n, E)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_FORECAST:
+            raise ParameterError(f"the number of steps to forecast must be an integer in [1, {MAX_FORECAST:,}], got "
+                                 f"{n!r}: each step is one evaluation of the model, fed back")
         levels = self.levels(x)
         L = len(levels[0])
         if L < self.transforms.lost + self.steps:
@@ -210,17 +216,19 @@ class Run:
         lower, upper = self.band(values, q)
         return np.where(np.isfinite(q), lower, -np.inf), np.where(np.isfinite(q), upper, np.inf)
 
-    def forecast_csv(self, x, n: int, *, times=None, inputs=None, future=None) -> str:
+    def forecast_csv(self, x, n: int, *, times=None, inputs=None, future=None, example: str | None = None) -> str:
         """The forecast of the next ``n`` values as CSV text: a time column (the labels
         continuing ``times`` at their step, else the row numbers past the data), the
         forecast in the series' units, and lower/upper where the run has intervals.
-        Numbers are written with repr(): reading them back gives the same floats."""
+        Numbers are written with repr(): reading them back gives the same floats; the
+        labels are written like ``example`` (the series' last label), when given."""
         from . import timeindex
 
         values = self.forecast(x, n, inputs=inputs, future=future)
         if times is not None:
             step = timeindex.infer_step(times)
-            labels = timeindex.format_times(timeindex.continue_times(times, n, step))
+            after = timeindex.continue_times(times, n, step)
+            labels = timeindex.format_like(after, example) if example else timeindex.format_times(after)
         else:
             labels = [str(i) for i in range(len(x), len(x) + n)]
         bounds = self.bounds(values)
@@ -244,15 +252,47 @@ class Run:
 
     @classmethod
     def from_meta(cls, model, meta: dict) -> "Run":
+        """The run of the settings ``meta`` (as :meth:`meta` wrote them; a run saved before
+        transforms, inputs and intervals existed has none of them), each checked."""
         try:
-            return cls(model, MinMaxScaler.from_dict(meta["scaler"]), Transforms.from_dict(meta),
-                       int(meta["steps"]), int(meta["stride"]), int(meta["horizon"]), meta.get("target"),
-                       tuple(meta.get("inputs", ())), tuple(MinMaxScaler.from_dict(s) for s in meta.get("input_scalers", ())),
-                       meta.get("season"), meta.get("interval"), meta.get("time"),
-                       {k: meta[k] for k in ("data", "column", "engine", "scale_on") if k in meta})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"the run's settings in model.npz are incomplete or damaged ({exc!r}); "
-                                 "train the run again") from None
+            m = _checked_meta(meta)
+            return cls(model, MinMaxScaler.from_dict(m["scaler"]), Transforms.from_dict(m), m["steps"], m["stride"],
+                       m["horizon"], m.get("target"), tuple(m.get("inputs", ())),
+                       tuple(MinMaxScaler.from_dict(sc) for sc in m.get("input_scalers", ())), m.get("season"),
+                       m.get("interval"), m.get("time"),
+                       {k: m[k] for k in ("data", "column", "engine", "scale_on") if k in m})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"the run's settings in model.npz are damaged ({exc}); train the run again") from None
+
+
+def _checked_meta(meta: dict) -> dict:
+    """``meta`` with the defaults of older runs filled in, or a ValueError naming the
+    first setting that is not what a run writes."""
+    from .timeindex import Step
+
+    m = dict(meta)
+    m.setdefault("transforms", [])
+    for key in ("steps", "stride", "horizon"):
+        if isinstance(m[key], bool) or not isinstance(m[key], int) or m[key] < 1:
+            raise ValueError(f"{key} is {m[key]!r}, not a positive integer")
+    lags = {"log": lambda lag: lag == 0, "diff": lambda lag: lag == 1, "seasonal-diff": lambda lag: lag >= 2}
+    for t in m["transforms"]:
+        if not (isinstance(t, dict) and t.get("name") in lags and isinstance(t.get("lag"), int)
+                and lags[t["name"]](t["lag"])):
+            raise ValueError(f"transform {t!r} is not one of log (lag 0), diff (lag 1), seasonal-diff (lag >= 2)")
+    inputs = m.get("inputs", [])
+    if not (isinstance(inputs, list) and all(isinstance(c, str) for c in inputs)
+            and len(m.get("input_scalers", [])) == len(inputs)):
+        raise ValueError(f"inputs {inputs!r} are not column names with one scaler each")
+    iv = m.get("interval")
+    if iv is not None:
+        radii = [iv["one_step"]] + list(iv.get("by_lead") or [])
+        if not (0 < float(iv["level"]) < 1 and all(r is None or isinstance(r, (int, float)) for r in radii)):
+            raise ValueError(f"interval {iv!r} is not a level in (0, 1) with numeric radii")
+    tm = m.get("time")
+    if tm is not None:
+        Step(str(tm["unit"]), int(tm["n"]))  # refuses a unit that is not one
+    return m
 
 
 def load_run(folder) -> Run:

@@ -325,3 +325,26 @@ def format_times(times) -> list[str]:
     if arr.dtype.kind != "M":
         raise InputTypeError(f"times must be a datetime64 array, got dtype {arr.dtype}")
     return np.datetime_as_string(arr).tolist() if arr.ndim else [str(np.datetime_as_string(arr))]
+
+
+def format_like(times, example: str) -> list[str]:
+    """``times`` written the way the label ``example`` is written (so that labels that
+    continue a series read like the series' own): quarters as "2020-Q1", slashes,
+    a space between date and time, as in the example; ISO text otherwise.
+
+    >>> format_like(np.array(["2020-04"], dtype="datetime64[M]"), "1970-Q1")
+    ['2020-Q2']
+    """
+    iso = format_times(times)
+    fmt = _format_of(str(example).strip(), True)
+    if fmt is None:
+        return iso
+    if "Q" in fmt.text:
+        q = "q" if "q" in example else "Q"
+        sep = "-" if "-" in example.strip()[4:6] else ""
+        return [f"{s[:4]}{sep}{q}{(int(s[5:7]) - 1) // 3 + 1}" for s in iso]
+    if "/" in fmt.text:
+        iso = [s[:10].replace("-", "/") + s[10:] for s in iso]
+    if " " in fmt.text and " " in example.strip():
+        iso = [s.replace("T", " ") for s in iso]
+    return iso

@@ -114,10 +114,16 @@ class Transforms:
 
     def check(self, x: np.ndarray, horizon: int, what: str) -> None:
         """Refuse what the chain cannot do with this series and horizon, in one line."""
-        if any(t.name == "log" for t in self.chain) and np.any(x <= 0):
-            i = int(np.argmax(x <= 0))
-            raise DataError(f"--transform log needs positive values, but {what} has {x[i]:g} at row {i} "
-                            f"(its minimum is {np.min(x):g}); drop 'log' or shift the series above zero")
+        level = np.asarray(x, dtype=np.float64)
+        for k, t in enumerate(self.chain):  # the log acts on the level it is applied to
+            if t.name == "log" and np.any(level[~np.isnan(level)] <= 0):
+                i = int(np.argmax(np.nan_to_num(level, nan=1.0) <= 0))
+                after = f" after {','.join(c.name for c in self.chain[:k])}" if k else ""
+                raise DataError(f"--transform log needs positive values, but {what}{after} has {level[i]:g} at row "
+                                f"{i} (its minimum is {np.nanmin(level):g}); "
+                                + ("take the log first (log,diff)" if k else "drop 'log' or shift the series above zero"))
+            with np.errstate(invalid="ignore"):
+                level = t.forward(level)
         for t in self.chain:
             if 0 < t.lag < horizon:
                 raise ParameterError(

@@ -27,7 +27,7 @@ import numpy as np
 from . import baselines, datasets, metrics, timeindex
 from ._outdir import RunFolder
 from .data import MinMaxScaler
-from .errors import DataError, InputTypeError, ParameterError, as_path
+from .errors import DataError, DataFileError, InputTypeError, ParameterError, as_path
 from .runs import Run
 from .train import ENGINES as FIT_ENGINES
 from .transforms import Transforms
@@ -139,7 +139,7 @@ def _check(cfg: TrainConfig) -> None:
     if not (isinstance(cfg.learning_rate, float) and np.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
         raise ParameterError(f"learning_rate must be a positive number, got {cfg.learning_rate!r}")
     _fraction(cfg.train_fraction, "train_fraction")
-    _fraction(cfg.validation_fraction, "validation_fraction", low_open=False)
+    _fraction(cfg.validation_fraction, "validation_fraction (--validation-fraction)", low_open=False)
     if cfg.validation_fraction >= cfg.train_fraction:
         raise ParameterError(f"--validation-fraction {cfg.validation_fraction} must be below --train-fraction "
                              f"{cfg.train_fraction}: the validation part is cut from the end of the training part")
@@ -214,7 +214,9 @@ def _season(cfg: TrainConfig, s: Series, parts: Parts) -> int:
     default = cfg.season or (timeindex.default_season(s.step) if s.step is not None else None)
     P = baselines.season(s.x[:parts.n_fit], default)
     if cfg.season is not None or "seasonal-diff" in (cfg.transform or ""):
-        baselines.check_season(P, parts.n_fit)
+        found = f"the {s.step.name} times" if s.step is not None else "the data"
+        origin = None if cfg.season is not None else f"the season {P} (found from {found}; --season to change)"
+        baselines.check_season(P, parts.n_fit, origin)
     elif P > parts.n_fit // 2:  # a default the data cannot carry: fall back to the data's own
         P = baselines.season(s.x[:parts.n_fit])
     return P
@@ -263,7 +265,18 @@ def prepare(cfg: TrainConfig, s: Series) -> tuple[Run, list, np.ndarray, Parts, 
         time_info = {"name": s.time_name, "unit": s.step.unit, "n": s.step.n}
     run = Run(None, scaler, chain, cfg.steps, cfg.stride, cfg.horizon, s.target_name, s.input_names,
               input_scalers, P, None, time_info, {"data": cfg.data, "column": cfg.column, "scale_on": cfg.scale_on})
+    if cfg.interval is not None:
+        _check_calibration(cfg.interval, len(run.positions(parts.n_fit, parts.n_train, warm_up=False)))
     return run, levels, run.features(levels, s.inputs), parts, _range_warning(s, parts, chain)
+
+
+def _check_calibration(level: float, n: int) -> None:
+    """Split-conformal intervals at ``level`` need n >= level / (1 - level) calibration
+    errors (else the interval is unbounded, and its 'coverage' says nothing)."""
+    need = int(np.ceil(level / (1 - level) - 1e-9))
+    if n < need:
+        raise DataError(f"--interval {level} needs at least {need} validation targets to calibrate on; the "
+                        f"validation part gives {n}: give a larger --validation-fraction or a lower --interval")
 
 
 def train_series(cfg: TrainConfig, out: str | os.PathLike | None = None, *, verbose: int = 1, plots: bool = True) -> dict:
@@ -312,7 +325,10 @@ def future_inputs(path, names: tuple[str, ...], n: int) -> np.ndarray | None:
     if path is None:
         raise ParameterError(f"the model reads the input columns {', '.join(names)}: a forecast needs their "
                              f"future values; give --future FILE.csv with those columns and at least {n} rows")
-    table = datasets.load_table(path, None, tuple(names), None, require_target=False)
+    try:
+        table = datasets.load_table(path, None, tuple(names), None, require_target=False)
+    except (DataError, DataFileError, ParameterError) as exc:  # say which option the file came from
+        raise type(exc)(f"--future: {exc}") from None
     if len(table.inputs) < n:
         raise DataError(f"--future {Path(path).name} has {len(table.inputs)} rows, fewer than the {n} steps "
                         "of the forecast need")
