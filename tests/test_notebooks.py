@@ -13,14 +13,14 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 # The public names of ../shared/DESIGN.md (and the modules it names).
 PUBLIC = {
     "ElmanRNN", "StackedRNN", "from_keras", "to_keras", "verify_keras", "reset_states", "get_states", "set_states",
-    "loss_and_grad", "fit", "forecast", "load", "save", "datasets", "data", "metrics", "plot",
+    "loss_and_grad", "fit", "forecast", "load", "save", "datasets", "data", "metrics", "plot", "analysis",
 }
 
 
-def test_the_five_are_there():
+def test_the_six_are_there():
     assert [p.name for p in NOTEBOOKS] == [
         "01_universal_approximation.ipynb", "02_forward_by_hand.ipynb", "03_simple_rnn_in_keras.ipynb",
-        "04_memory_sum.ipynb", "05_rnn_from_scratch.ipynb"]
+        "04_memory_sum.ipynb", "05_rnn_from_scratch.ipynb", "06_dynamics.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -28,6 +28,7 @@ from .torch import from_torch, to_torch  # noqa: E402
 from .onnx import to_onnx  # noqa: E402
 from .codegen import export  # noqa: E402
 from .runs import Run, load_run  # noqa: E402
+from . import analysis  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -47,6 +48,7 @@ __all__ = [
     "export",
     "Run",
     "load_run",
+    "analysis",
     "reset_states",
     "get_states",
     "set_states",

@@ -1,4 +1,4 @@
-"""The command line: ``elman demo | train | forecast | verify | inspect | export | convert``. It parses and calls the library.
+"""The command line: ``elman demo | train | forecast | verify | inspect | analyze | export | convert``. It parses and calls the library.
 
 Exit codes: 0 success, 1 a check that failed, 2 bad input (one line on stderr,
 no traceback unless ``--debug``).
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 
+from ._cli_analyze import add_analyze
 from ._cli_forecast import add_forecast, add_train, natural
 from .errors import ElmanError, one_line
 from .io import is_model_file
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_demo)
     add_train(sub, ENGINES)
     add_forecast(sub)
+    add_analyze(sub)
     v = sub.add_parser("verify", help="check that elman reproduces a saved Keras model's predict")
     v.add_argument("model", help="a .keras file, or an elman .npz (compared with Keras built from it)")
     v.add_argument("--samples", type=natural(1), default=32)

@@ -18,7 +18,10 @@ from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, 
 from .model import ElmanRNN, StackedRNN, Trajectory
 from .validation import _brief, _count, _finite, _flag, _numeric
 
-__all__ = ["actual_vs_predicted", "forecast_plot", "loss_curves", "state_trajectories", "eigenvalues"]
+from ._plot_dynamics import fixed_points_pca, lyapunov_spectrum, memory_curve
+
+__all__ = ["actual_vs_predicted", "forecast_plot", "loss_curves", "state_trajectories", "eigenvalues",
+           "fixed_points_pca", "memory_curve", "lyapunov_spectrum"]
 
 
 @contextmanager
