@@ -52,6 +52,11 @@ import tempfile
 import time
 from typing import Callable, NamedTuple
 
+# PyTorch's registry build bundles Triton (GPU kernels), whose start-up crashes a process
+# that has already loaded TensorFlow (a segfault, seen with torch 2.14.1 + triton 3.8 beside
+# tensorflow-cpu 2.21; Triton first, then TensorFlow, is fine). elman runs torch on the CPU
+# and never needs Triton: hide it, and torch reports it absent instead of importing it.
+sys.modules.setdefault("triton", None)  # type: ignore[assignment]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 

@@ -192,3 +192,21 @@ def test_save_pt_says_why_and_names_the_target(tmp_path):
             message.startswith(f"cannot write model file {str(target)!r}: {reason}")), message
         assert ".tmp" not in message and "enforce" not in message and "\n" not in message
     assert [p.name for p in tmp_path.iterdir()] == ["d.pt"]
+
+
+def test_torch_after_tensorflow_does_not_crash(tmp_path):
+    """A fresh process that loads TensorFlow first, then uses the bridge and a torch
+    optimizer (which looks for Triton): with the registry's torch build this crashed
+    (segfault in Triton) until elman.torch hid Triton in such a process."""
+    import subprocess
+    import sys
+
+    code = ("import tensorflow, numpy as np, elman, elman.torch\n"
+            "m = elman.to_torch(elman.ElmanRNN.init(2, 3, 1, seed=0))\n"
+            "import torch\n"
+            "opt = torch.optim.Adam(m.parameters())\n"
+            "y = m(torch.zeros(1, 4, 2, dtype=torch.float64)); y.sum().backward(); opt.step()\n"
+            "print('ok')\n")
+    env = {**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr[-2000:]

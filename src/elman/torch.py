@@ -36,6 +36,8 @@ imported lazily (:func:`elman.errors.require`): ``import elman`` works without i
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import _torch_module
@@ -52,7 +54,14 @@ STATE_ACTIVATIONS = ("tanh", "relu")  #: what nn.RNN has (its ``nonlinearity``)
 
 
 def import_torch():
-    """PyTorch, imported on first use (a MissingDependencyError naming the extra if absent)."""
+    """PyTorch, imported on first use (a MissingDependencyError naming the extra if absent).
+
+    PyTorch's registry build bundles Triton (GPU kernels), whose start-up crashes a
+    process that has already loaded TensorFlow (a segfault: torch 2.14 + triton 3.8 beside
+    tensorflow 2.21). In such a process Triton is hidden before torch can reach for it:
+    torch then runs without it (the CPU never needs it) instead of crashing."""
+    if "tensorflow" in sys.modules and "triton" not in sys.modules:
+        sys.modules["triton"] = None  # type: ignore[assignment]
     return require("torch", "torch")
 
 
