@@ -1,5 +1,7 @@
 """Series to learn from: a sine, the monthly sunspot numbers (bundled, no network), the
-memory sum, and a user's CSV file (:func:`load_csv`, read by :mod:`elman._csvfile`)."""
+memory sum, the benchmark targets :func:`narma`, :func:`mackey_glass` and
+:func:`linear_filter` (defined in :mod:`elman._targets`), and a user's CSV file
+(:func:`load_csv`, read by :mod:`elman._csvfile`)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from importlib import resources
 import numpy as np
 
 from ._csvfile import Table, load_csv, load_table
+from ._targets import linear_filter, mackey_glass, narma
 from .errors import ParameterError
 from .validation import _brief, _count, _float, _is_real
 
-__all__ = ["sine", "sunspots", "memory_sum", "load_csv", "load_table", "Table"]
+__all__ = ["sine", "sunspots", "memory_sum", "narma", "mackey_glass", "linear_filter", "load_csv", "load_table",
+           "Table"]
 
 
 # sine(n) returns two float64 arrays of n values, 16 bytes per point: 10**8 points are
