@@ -1,4 +1,4 @@
-"""The command line: ``elman demo | train | forecast | verify | inspect | analyze | export | convert``. It parses and calls the library.
+"""The command line: ``elman demo | train | forecast | verify | inspect | analyze | study | export | convert``. It parses and calls the library.
 
 Exit codes: 0 success, 1 a check that failed, 2 bad input (one line on stderr,
 no traceback unless ``--debug``).
@@ -15,6 +15,7 @@ import numpy as np
 
 from ._cli_analyze import add_analyze
 from ._cli_forecast import add_forecast, add_train, natural
+from ._cli_study import add_study
 from .errors import ElmanError, one_line
 from .io import is_model_file
 from .workflow import ENGINES
@@ -145,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     add_train(sub, ENGINES)
     add_forecast(sub)
     add_analyze(sub)
+    add_study(sub)
     v = sub.add_parser("verify", help="check that elman reproduces a saved Keras model's predict")
     v.add_argument("model", help="a .keras file, or an elman .npz (compared with Keras built from it)")
     v.add_argument("--samples", type=natural(1), default=32)
