@@ -18,6 +18,7 @@ sum_{j >= 0} r_j^2 = tr(P^{-1} P) = rank.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -168,6 +169,22 @@ def test_memory_capacity_of_a_linear_stack_is_the_rank_of_the_concatenated_syste
     assert mc.krylov_rank == 5 and abs(mc.total_from_lag0 - 5) < 0.3
 
 
+def test_memory_capacity_does_not_grow_with_k_max():
+    # z' = 0.5 z + u: r_j^2 = 0.75 * 0.25^j, whose sum over j >= 1 is exactly 0.25. Chance
+    # correlations of the lags the state knows nothing of (~2 / n each) used to add up:
+    # k_max = 1000 gave ~0.9 (n = 5000). Below the noise floor a lag counts 0.
+    lin = linear(np.array([[0.5]]), np.array([[1.0]]))
+    totals = np.array([[memory_capacity(lin, k, n=5000, seed=s).total for k in (10, 200, 1000)] for s in range(5)])
+    assert np.all(np.abs(totals - 0.25) < 0.05), totals  # one run's noise: sd ~0.017
+    assert np.all(np.abs(totals.mean(0) - 0.25) < 0.015), totals.mean(0)
+    assert np.all(np.ptp(totals, axis=1) < 0.03), totals  # the same seed: k_max changes next to nothing
+    mc = memory_capacity(lin, 200, n=5000, seed=0)
+    assert mc.noise_floor == pytest.approx(18 / 5000) and np.all(mc.per_lag[8:] == 0)
+    rnn = ElmanRNN.init(1, 6, 1, seed=0)  # tanh, orthogonal A: never more than M = 6
+    few, many = memory_capacity(rnn, 50, seed=0), memory_capacity(rnn, 1250, seed=0)
+    assert many.total <= 6 and many.total_from_lag0 <= 6 and abs(many.total - few.total) < 0.03
+
+
 # --------------------------------------------------------------------------- Krylov rank
 
 
@@ -282,6 +299,66 @@ def test_fixed_points_of_a_stack_and_a_marginal_point():
     assert pitchfork.labels == ("marginal",) and abs(pitchfork.z[0, 0]) < 1e-6
 
 
+def test_float32_labels_follow_float32_precision():
+    # Keras' orthogonal A stored in float32 has |eigenvalues| 1 +- 3e-8: on the unit circle
+    # to float32's precision, so the origin (b = 0) is "marginal", as in float64, not a
+    # saddle or unstable by rounding.
+    for s in range(20):
+        rnn = ElmanRNN.init(1, 6, 1, seed=s)
+        for model in (rnn, rnn.astype(np.float32)):
+            fp = fixed_points(model, seed=0)
+            i = int(np.argmin(np.abs(fp.z).max(1)))
+            assert np.abs(fp.z[i]).max() < 1e-9 and fp.labels[i] == "marginal", (s, model.dtype, fp)
+    assert fp.unit_tol == pytest.approx(np.sqrt(np.finfo(np.float32).eps))
+    # The tolerance is the stored precision's: 1 + 1e-6 is outside the circle in float64 only.
+    w = ElmanRNN([[1.0 + 1e-6]], [[1.0]], [0.0])
+    assert fixed_points(w, seed=0).labels[-1] == "unstable"
+    assert set(fixed_points(w.astype(np.float32), seed=0).labels) == {"marginal"}
+
+
+def test_default_starts_find_the_points_random_starts_missed():
+    # z = tanh(1.001 z): the unstable origin sits between two stable points at +-0.0547;
+    # noisy random starts used to miss it on 9 of 40 seeds. The origin is now always a start.
+    for s in range(40):
+        fp = fixed_points(ElmanRNN([[1.001]], [[1.0]], [0.0]), seed=s)
+        assert fp.labels == ("stable", "stable", "unstable") and abs(fp.z[2, 0]) < 1e-12, (s, fp)
+    # A = 2 I in 3-D: all 27 points (18 to 22 before), with their labels, from the default 64 starts.
+    zs = root_of_tanh2()
+    B = np.random.default_rng(0).standard_normal((3, 2))
+    for s in range(20):
+        fp = fixed_points(ElmanRNN(2 * np.eye(3), B, np.zeros(3)), seed=s)
+        assert len(fp) == 27, (s, fp)
+        zero = np.abs(fp.z) < 1e-9
+        assert np.all(zero | (np.abs(np.abs(fp.z) - zs) < 1e-9))
+        assert fp.labels == tuple(("stable", "saddle", "saddle", "unstable")[k] for k in zero.sum(1))
+    assert fp.n_starts == 64
+
+
+def relu_fixed_points(A, b):
+    """Every fixed point of z = relu(A z + b), by its activation pattern S: z solves
+    (I - D_S A) z = D_S b, and A z + b is > 0 on S and <= 0 off it."""
+    M, out = len(A), []
+    for S in itertools.product([0.0, 1.0], repeat=M):
+        D = np.diag(S)
+        z = np.linalg.solve(np.eye(M) - D @ A, D @ b)
+        h = A @ z + b
+        if np.all(np.where(np.array(S) > 0, h > 0, h <= 0)):
+            out.append(z)
+    return np.array(out)
+
+
+def test_relu_fixed_points_outside_the_trajectories_are_found():
+    # Three of these 40 networks have fixed points far outside the box their trajectories
+    # span (up to 14.5): a start in each sign pattern of A z + b reaches them.
+    for s in range(40):
+        rng = np.random.default_rng(s)
+        A, b = 1.2 * rng.standard_normal((3, 3)), rng.standard_normal(3)
+        truth = relu_fixed_points(A, b)
+        fp = fixed_points(ElmanRNN(A, np.ones((3, 1)), b, activation="relu"), seed=0)
+        assert len(fp) == len(truth), (s, fp, truth)
+        assert all(np.abs(fp.z - t).max(1).min() < 1e-9 for t in truth), s
+
+
 # --------------------------------------------------------------------------- echo states
 
 
@@ -302,6 +379,24 @@ def test_echo_state_fails_for_3I():
     rnn = ElmanRNN(3 * np.eye(3), 0.1 * np.random.default_rng(0).standard_normal((3, 1)), np.zeros(3))
     es = echo_state(rnn, seed=0)  # the two initial states start in different orthants
     assert not es.sufficient and not es.empirical and es.distance[-1] > 1 and es.rate > 0.99
+
+
+def test_echo_state_is_not_fooled_by_two_states_in_one_attractor():
+    # A = 3 I: 2^M stable points (each coordinate near +-1), the input too weak to move a
+    # state between them. Two random initial states in the same orthant used to pass for
+    # an echo state (4 of 40 seeds in 3-D); the corners of [-1, 1]^M are always started.
+    for M in (1, 2, 3):
+        rnn = ElmanRNN(3 * np.eye(M), 0.1 * np.ones((M, 1)), np.zeros(M))
+        for s in range(40):
+            es = echo_state(rnn, seed=s)
+            assert not es.empirical and es.distance[-1] > 1, (M, s)
+    assert es.starts == 16 and es.distance.shape == (500,)
+    rng = np.random.default_rng(0)
+    for s in range(10):  # spectral radius 0.5, tanh: contracts whatever the starts
+        A = rng.standard_normal((8, 8))
+        A *= 0.5 / np.abs(np.linalg.eigvals(A)).max()
+        es = echo_state(ElmanRNN(A, rng.standard_normal((8, 3)), rng.standard_normal(8)), seed=s)
+        assert es.empirical and es.rate < 0.9, (s, es.rate)
 
 
 # --------------------------------------------------------------------------- matrices
@@ -462,10 +557,24 @@ def test_a_non_model_is_refused(call):
     (lambda m: controllability_rank(m, tol=2.0), ParameterError, "tol must be a finite number > 0 and < 1"),
     (lambda m: summary(m, np.zeros((10, 4))), ShapeError, "U has 4 features"),
     (lambda m: summary(m, k_max=0), ParameterError, "k_max"),
+    (lambda m: memory_capacity(m, 2000), ParameterError, r"k_max = 2000 lags are too many for n = 5000 .* 1250"),
+    (lambda m: memory_capacity(m, 200, n=100000), ParameterError, r"k_max = 200 with n = 100000 .* 2\^24"),
+    (lambda m: memory_capacity(m, 10**12), ParameterError, r"k_max <= n // 4 = 1250"),
 ])
 def test_bad_arguments_are_named(call, error, words):
     with pytest.raises(error, match=words):
         call(model())
+
+
+def test_summary_refuses_a_huge_k_max_before_the_work(monkeypatch):
+    import elman._summary
+
+    def never(*args, **kwargs):
+        raise AssertionError("the echo state check ran before k_max was checked")
+
+    monkeypatch.setattr(elman._summary, "echo_state", never)
+    with pytest.raises(ParameterError, match=r"k_max = 5000 lags .* n // 4 = 1250"):
+        summary(model(), k_max=5000)
 
 
 def test_a_backwards_stack_is_refused_where_the_network_is_iterated():

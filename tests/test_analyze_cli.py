@@ -93,8 +93,11 @@ def test_npz_model_driven_by_a_csv(small_npz, tmp_path, capsys):
                      "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "driven by u.csv (u0), 300 steps" in text and "over lags 1..7" in text
+    assert "16 initial states at most" in text
+    assert "(found from 64 starts; a multi-start search can miss points)" in text
     report = strict((out / "report.json").read_text())
     assert report["input"] == {"kind": "csv", "file": str(data), "columns": ["u0"], "steps": 300}
+    assert report["fixed_points"]["starts"] == 64 and report["echo_state"]["starts"] == 16
     assert len(report["memory_capacity"]["per_lag"]) == 7 and report["memory_capacity"]["krylov_rank"] <= 6
     assert report["controllability_rank"] == analysis.controllability_rank(elman.load(small_npz))
     fp = report["fixed_points"]
@@ -158,14 +161,25 @@ def test_a_network_whose_states_overflow_is_reported_not_refused(tmp_path, capsy
     ("missing input", ["--input", "{gone}"], "does not exist"),
     ("short input", ["--input", "{short}"], "short.csv has 20 rows; the analysis needs at least 100 steps"),
     ("both inputs", ["--input", "{wide}", "--input-kind", "noise"], "not allowed with argument --input"),
+    ("k-max huge", ["--k-max", "1001"], "argument --k-max: 1001 is above 1000"),
+    ("steps huge", ["--steps", "1000001"], "argument --steps: 1000001 is above 1000000"),
+    ("steps times M", ["--steps", "1000000"], "--steps: T = 1000000 steps of M = 40 states make 40,000,000 state "
+                                              "values; the limit is 2^25 = 33,554,432 (T <= 838860 for this model)"),
+    ("float32 range", ["--input", "{huge}"], "--input huge.csv: row 3 of the data, column u0, holds 1e+308, beyond "
+                                             "the range of float32"),
 ])
 def test_bad_inputs_exit_2_with_one_line(case, extra, pattern, small_npz, tmp_path, capsys):
     model = {"text file": tmp_path / "notes.txt", "junk npz": tmp_path / "junk.npz",
-             "missing": tmp_path / "none.npz"}.get(case, small_npz)
+             "missing": tmp_path / "none.npz", "steps times M": tmp_path / "m40.npz"}.get(case, small_npz)
     (tmp_path / "notes.txt").write_text("not a model\n")
     (tmp_path / "junk.npz").write_bytes(b"junk")
+    elman.save(elman.ElmanRNN.init(1, 40, 1, seed=0), tmp_path / "m40.npz")
+    huge = write_csv(tmp_path / "huge.csv", 1)  # 1e308: a float64, not a float32 (small_npz's dtype)
+    lines = huge.read_text().splitlines()
+    lines[3] = lines[3].split(",")[0] + ",1e308"
+    huge.write_text("\n".join(lines) + "\n")
     files = {"wide": write_csv(tmp_path / "wide.csv", 2), "short": write_csv(tmp_path / "short.csv", 1, rows=20),
-             "gone": tmp_path / "gone.csv"}
+             "gone": tmp_path / "gone.csv", "huge": huge}
     args = ["analyze", str(model), *(a.format(**files) for a in extra), "--out", str(tmp_path / "o")]
     assert cli.main(args) == 2
     captured = capsys.readouterr()
@@ -174,6 +188,47 @@ def test_bad_inputs_exit_2_with_one_line(case, extra, pattern, small_npz, tmp_pa
     assert err.startswith("elman analyze: error:") and pattern in err, err
     assert not (tmp_path / "o").exists()  # nothing written, no staging folder left
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.")]
+
+
+def test_out_of_memory_names_the_options_of_analyze(small_npz, monkeypatch, capsys):
+    """cli.main's MemoryError hint names training's options (--hidden, --batch-size):
+    analyze says its own."""
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 8.00 GiB")
+
+    monkeypatch.setattr(analysis, "summary", no_memory)
+    assert cli.main(["analyze", str(small_npz)]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory analysing the model (Unable to allocate 8.00 GiB); lower --steps or --k-max" in err
+    assert "--hidden" not in err and "--batch-size" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_eigenvalue_plot_of_a_stack_draws_every_layer(tmp_path, monkeypatch, capsys):
+    """The first layer holds the eigenvalue outside the unit circle (1.3): it is drawn,
+    each layer in its own marker, with every layer's spectral radius in the title."""
+    import contextlib
+
+    l1 = elman.ElmanRNN(np.diag([1.3, 0.3, 0.35]), np.ones((3, 1)), np.zeros(3))
+    l2 = elman.ElmanRNN(np.diag([0.5, -0.5]), 0.5 * np.ones((2, 3)), np.zeros(2))
+    elman.save(elman.StackedRNN([l1, l2], C=np.ones((1, 2)), d=[0.0]), tmp_path / "stack.npz")
+    drawn, figure_file = {}, elman.plot.figure_file
+
+    @contextlib.contextmanager
+    def keep(path, **kwargs):
+        with figure_file(path, **kwargs) as ax:
+            yield ax
+            drawn[path.name] = ax.get_title(), [t.get_text() for t in ax.get_legend().get_texts()] \
+                if ax.get_legend() else [], [c.get_offsets() for c in ax.collections]
+
+    monkeypatch.setattr(elman.plot, "figure_file", keep)
+    assert cli.main(["analyze", str(tmp_path / "stack.npz"), "--out", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    title, legend, points = drawn["eigenvalues.png"]
+    assert "1.300" in title and "0.500" in title, title
+    assert legend == ["layer 1 (radius 1.3)", "layer 2 (radius 0.5)"]
+    assert sorted(map(tuple, np.round(np.concatenate(points), 6))) == [
+        (-0.5, 0.0), (0.3, 0.0), (0.35, 0.0), (0.5, 0.0), (1.3, 0.0)]
+    assert_png_not_blank(tmp_path / "o" / "eigenvalues.png")
 
 
 def test_refuses_a_folder_of_other_files(small_npz, tmp_path, capsys):

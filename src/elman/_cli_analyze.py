@@ -24,14 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from ._cli_forecast import natural
-from .errors import DataError, ShapeError
+from ._plot_dynamics import layer_eigenvalues
+from .errors import DataError, ParameterError, ShapeError
 
 __all__ = ["add_analyze", "cmd_analyze", "ANALYZE_FILES", "analyze_model"]
 
 #: What ``elman analyze --out DIR`` writes.
 ANALYZE_FILES = ("report.json", "eigenvalues.png", "fixed_points.png", "memory.png", "lyapunov.png")
 SHOWN, SHOWN_POINTS = 5, 10  # exponents and fixed points printed (report.json has them all)
-MIN_STEPS = 100
+MIN_STEPS, MAX_STEPS = 100, 10**6
+#: The most --k-max (the memory capacity's n is at least 5000, and k_max <= n // 4).
+MAX_K = 1000
+#: The most state values T (sum of M_j) the driving input may make (2^25: 268 MB a copy).
+MAX_STATES = 2**25
 
 
 def add_analyze(sub) -> None:
@@ -42,11 +47,12 @@ def add_analyze(sub) -> None:
     src.add_argument("--input", help="a CSV file whose numeric columns are the D inputs that drive the model")
     src.add_argument("--input-kind", choices=["noise"], default=None,
                      help="noise (default): i.i.d. uniform on [-1, 1], seeded by --seed")
-    a.add_argument("--steps", type=natural(MIN_STEPS), default=None,
+    a.add_argument("--steps", type=natural(MIN_STEPS, MAX_STEPS), default=None,
                    help="length T of the driving input (default 1000; with --input, its first T rows, default "
-                        f"all); at least {MIN_STEPS}, the first min(100, T / 4) a warm-up")
-    a.add_argument("--k-max", type=natural(1), default=None,
-                   help="the largest lag of the memory capacity (default 2 M, clipped to [10, 200])")
+                        f"all); {MIN_STEPS} to {MAX_STEPS}, and T M at most {MAX_STATES:,} state values; the "
+                        "first min(100, T / 4) a warm-up")
+    a.add_argument("--k-max", type=natural(1, MAX_K), default=None,
+                   help=f"the largest lag of the memory capacity (default 2 M, clipped to [10, 200]; at most {MAX_K})")
     a.add_argument("--seed", type=natural(0, 2**32 - 1), default=0)
     a.add_argument("--out", help="write report.json, eigenvalues.png, fixed_points.png, memory.png and "
                                  "lyapunov.png to this folder (written all at once)")
@@ -63,7 +69,11 @@ def cmd_analyze(args) -> int:
         stage = stack.enter_context(RunFolder(args.out, ANALYZE_FILES)) if args.out is not None else None
         rnn = read_any(args.model)
         U, source = driving_input(rnn, args.input, args.steps, args.seed)
-        result = analyze_model(rnn, U, k_max=args.k_max, seed=args.seed)
+        try:
+            result = analyze_model(rnn, U, k_max=args.k_max, seed=args.seed)
+        except MemoryError as exc:  # not cli.main's hint, which names training's options
+            raise ParameterError(f"out of memory analysing the model ({exc or 'MemoryError'}); lower --steps "
+                                 "or --k-max") from None
         rep = {"file": str(args.model), "input": source, **result["report"]}
         print("\n".join(report_lines(args.model, rep)))
         if stage is not None:
@@ -91,13 +101,15 @@ def read_any(path):
 
 def driving_input(rnn, path, steps: int | None, seed: int) -> tuple[np.ndarray, dict]:
     """The input (T, D) that drives the trajectories, and how it was made."""
-    D = rnn.input_dim
+    D, M = rnn.input_dim, sum(l.state_dim for l in getattr(rnn, "layers", [rnn]))
     if path is None:
         T = 1000 if steps is None else steps
+        _check_length(T, M, "--steps")
         U = np.random.default_rng(seed).uniform(-1.0, 1.0, (T, D))
         return U, {"kind": "noise", "distribution": "uniform [-1, 1], i.i.d.", "steps": T, "seed": seed}
     U, names = read_inputs(path)
     name = Path(path).name
+    _check_range(U, names, name, rnn.dtype)
     if U.shape[1] != D:
         raise ShapeError(f"--input {name} has {U.shape[1]} numeric column{'s' if U.shape[1] != 1 else ''} "
                          f"({', '.join(names)}) but the model reads D = {D} input{'s' if D != 1 else ''}")
@@ -106,7 +118,27 @@ def driving_input(rnn, path, steps: int | None, seed: int) -> tuple[np.ndarray, 
     if len(U) < MIN_STEPS:
         raise DataError(f"--input {name} has {len(U)} rows; the analysis needs at least {MIN_STEPS} steps "
                         "(a warm-up, then the trajectory)")
+    _check_length(len(U), M, "--steps" if steps is not None else f"--input {name} ({len(U)} rows; --steps takes "
+                  "the first T)")
     return U, {"kind": "csv", "file": str(path), "columns": list(names), "steps": len(U)}
+
+
+def _check_length(T: int, M: int, what: str) -> None:
+    """ParameterError unless T M <= MAX_STATES: the trajectories are kept whole."""
+    if T * M > MAX_STATES:
+        raise ParameterError(f"{what}: T = {T} steps of M = {M} states make {T * M:,} state values; the limit is "
+                             f"2^25 = {MAX_STATES:,} (T <= {MAX_STATES // M} for this model)")
+
+
+def _check_range(U: np.ndarray, names, name: str, dtype) -> None:
+    """DataError naming the file, the row and the column of the first value the model's
+    dtype cannot hold (1e308 is a float64 but not a float32)."""
+    big = np.finfo(dtype).max
+    bad = np.argwhere(np.abs(U) > big)
+    if bad.size:
+        r, c = bad[0]
+        raise DataError(f"--input {name}: row {r + 1} of the data, column {names[c]}, holds {U[r, c]:g}, beyond "
+                        f"the range of {np.dtype(dtype).name} (+-{big:.4g}) that the model computes in")
 
 
 def read_inputs(path) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -169,8 +201,8 @@ def report_lines(path, rep: dict) -> list[str]:
     ]
     if es is not None:
         how = ("the states overflow" if es["final_distance"] is None else
-               f"two initial states {es['final_distance']:.2e} apart after {es['steps']} steps, rate "
-               f"{_fmt(es['rate'])} per step")
+               f"{es['starts']} initial states at most {es['final_distance']:.2e} apart after {es['steps']} steps, "
+               f"rate {_fmt(es['rate'])} per step")
         lines.insert(4, f"echo state property    sufficient condition: {_yes(es['sufficient'])}; empirical: "
                         f"{_yes(es['empirical'])} ({how})")
     lines += [_memory_line(rep["memory_capacity"]), _lyapunov_line(rep)]
@@ -202,8 +234,9 @@ def _lyapunov_line(rep: dict) -> str:
 def _fixed_point_lines(fp) -> list[str]:
     if fp is None:
         return ["fixed points at u = 0  not searched (see the note)"]
-    counts = ", ".join(f"{n} {k}" for k, n in fp["counts"].items()) or "none found"
-    lines = [f"fixed points at u = 0  {fp['count']}: {counts}"]
+    counts = ", ".join(f"{n} {k}" for k, n in fp["counts"].items()) or "none"
+    lines = [f"fixed points at u = 0  {fp['count']}: {counts}",
+             f"                       (found from {fp['starts']} starts; a multi-start search can miss points)"]
     if fp["points"]:
         lines.append(f"   {'#':>3s}  {'label':8s} {'residual q':>11s} {'|z|':>8s} {'max |eig|':>10s}")
     for i, p in enumerate(fp["points"][:SHOWN_POINTS], 1):
@@ -241,7 +274,10 @@ def draw(folder: Path, rnn, rep: dict, states: np.ndarray) -> None:
 
     layers = getattr(rnn, "layers", [rnn])
     with plot.figure_file(folder / "eigenvalues.png", figsize=(5, 5)) as ax:
-        plot.eigenvalues(layers[-1].A, ax=ax)
+        if len(layers) == 1:
+            plot.eigenvalues(layers[0].A, ax=ax)
+        else:
+            layer_eigenvalues([l.A for l in layers], ax=ax)
     with np.errstate(invalid="ignore"):  # the states below 1e100 (an exploding run: its start)
         shown = states[np.abs(states).max(axis=1) < 1e100]
     fp, mc, ly = rep["fixed_points"], rep["memory_capacity"], rep["lyapunov"]

@@ -24,10 +24,12 @@ from .errors import ParameterError, ShapeError
 from .model import ElmanRNN, StackedRNN, recur
 from .validation import _check_model, _check_U, _finite_as, _is_real, _numeric
 
-__all__ = ["DynMap", "real", "layers_of"]
+__all__ = ["DynMap", "real", "layers_of", "contraction_rate", "echo_starts", "spread", "ECHO_CORNERS"]
 
 F64 = np.dtype(np.float64)
 IDENTITY = get("linear")
+#: Initial states of the empirical echo state check: corners of [-1, 1]^M, and as many uniform ones.
+ECHO_CORNERS = 8
 
 
 def layers_of(rnn, name: str = "rnn") -> tuple[ElmanRNN, ...]:
@@ -165,3 +167,43 @@ class DynMap:
         if arr.shape != (self.D,):
             raise ShapeError(f"{name} has shape {arr.shape} but should be (D,) = ({self.D},), one input vector")
         return np.array(_finite_as(arr, F64, name))
+
+
+# -- the empirical echo state check (elman.analysis.echo_state)
+
+def contraction_rate(d: np.ndarray, floor: float) -> float:
+    """exp of the slope of log d_k against k over the steps where d_k is above ``floor``."""
+    k = np.flatnonzero(np.isfinite(d) & (d > floor))
+    if not np.isfinite(d).all():
+        return math.nan
+    if k.size < 2:
+        return 0.0
+    return float(np.exp(np.polyfit(k, np.log(d[k]), 1)[0]))
+
+
+def echo_starts(M: int, rng) -> np.ndarray:
+    """2 ECHO_CORNERS initial states: corners of [-1, 1]^M (all 2^M when M <= 3; else all
+    +1, all -1, and sign patterns drawn at random: each coordinate is +1 in some and -1
+    in others), then as many i.i.d. uniform on [-1, 1]^M."""
+    if 2**M <= ECHO_CORNERS:
+        corners = 1.0 - 2.0 * ((np.arange(2**M)[:, None] >> np.arange(M)) & 1)
+    else:
+        corners = np.concatenate([np.ones((1, M)), -np.ones((1, M)),
+                                  rng.choice([-1.0, 1.0], size=(ECHO_CORNERS - 2, M))])
+    return np.concatenate([corners, rng.uniform(-1.0, 1.0, size=(2 * ECHO_CORNERS - len(corners), M))])
+
+
+def spread(dmap, X: np.ndarray, Z: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, float]:
+    """Run the N states Z (N, M) under X (T, D): d (T,), the largest distance between two
+    of them at each step (inf once one overflows), and the largest finite |z| seen
+    (at least 1). In chunks of steps, so memory stays chunk N M whatever T."""
+    d, scale = np.zeros(len(X)), 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(0, len(X), chunk):
+            S = dmap.run(X[t:t + chunk], Z)
+            for i in range(S.shape[1] - 1):
+                far = np.linalg.norm(S[:, i + 1:] - S[:, i:i + 1], axis=2).max(1)
+                d[t:t + chunk] = np.maximum(d[t:t + chunk], np.where(np.isfinite(far), far, np.inf))
+            scale = max(scale, float(np.abs(S[np.isfinite(S)]).max(initial=0.0)))
+            Z = S[-1]
+    return d, scale

@@ -15,16 +15,15 @@ q > 0, the slow points.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedPoints", "search", "LABELS"]
+__all__ = ["FixedPoints", "search", "LABELS", "unit_tol"]
 
 #: Labels in the order the points are listed.
 LABELS = ("stable", "saddle", "unstable", "marginal", "slow")
-# |lambda| within this of 1 is "on the unit circle" (non-hyperbolic).
-UNIT_TOL = 1e-9
 MU0, MU_MIN, MU_MAX = 1e-3, 1e-6, 1e12
 # A root's last Newton step is at most this, relative to 1 + |z|.
 XTOL = 1e-9
@@ -42,10 +41,14 @@ class FixedPoints:
     labels:      tuple of P strings: "stable" (every |lambda| < 1), "unstable" (every
                  |lambda| > 1, or some > 1 and the rest on the unit circle), "saddle"
                  (some |lambda| < 1 and some > 1), "marginal" (none > 1 and some = 1 to
-                 1e-9: non-hyperbolic, the linearisation does not decide), "slow" (a
+                 unit_tol: non-hyperbolic, the linearisation does not decide), "slow" (a
                  slow point, a local minimum of q with q > 0).
     n_iters:     (P,) the iterations the search took to reach each point.
     u:           (D,) the constant input.
+    unit_tol:    |lambda| within this of 1 is on the unit circle: sqrt(eps) of the
+                 model's dtype (see :func:`unit_tol`).
+    n_starts:    how many starts the search ran from. The points are those it found: a
+                 multi-start search can miss some (more starts find more).
 
     ``len(fp)`` is P; ``fp.stable`` (and ``unstable``, ``saddle``, ``marginal``,
     ``slow``) are the indices of the points with that label; ``fp.residual`` is q and
@@ -59,6 +62,8 @@ class FixedPoints:
     labels: tuple
     n_iters: np.ndarray
     u: np.ndarray
+    unit_tol: float = 1.4901161193847656e-08
+    n_starts: int = 0
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -79,31 +84,75 @@ class FixedPoints:
         return f"FixedPoints({len(self)} points, M={self.z.shape[1]}: {counts or 'none'})"
 
 
-def label(eigenvalues: np.ndarray) -> str:
+def unit_tol(dtype) -> float:
+    """How close to 1 an |eigenvalue| is "on the unit circle": sqrt(eps) of the dtype the
+    model's matrices are stored in (1.5e-8 for float64, 3.5e-4 for float32), as for the
+    controllability rank. Storing A rounds each entry by eps/2 relative, which moves a
+    simple eigenvalue by about eps ||A|| (an orthogonal A stored in float32 has
+    |eigenvalues| 1 +- 3e-8), a defective or ill-conditioned one by up to sqrt(eps):
+    closer to 1 than that, the stored model cannot say which side it is on."""
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def label(eigenvalues: np.ndarray, tol: float) -> str:
     a = np.abs(eigenvalues)
-    above, below = (a > 1 + UNIT_TOL).any(), (a < 1 - UNIT_TOL).any()
+    above, below = (a > 1 + tol).any(), (a < 1 - tol).any()
     if above:
         return "saddle" if below else "unstable"
-    return "marginal" if (a >= 1 - UNIT_TOL).any() else "stable"
+    return "marginal" if (a >= 1 - tol).any() else "stable"
 
 
-def starts(dmap, n: int, rng, noise: float, steps: int = 50) -> np.ndarray:
-    """n states: half of them from the model's own trajectories (from z_0 = 0, driven by
-    i.i.d. uniform [-1, 1] input for ``steps`` steps, each at a random step), the other
-    half uniform in the box the trajectories span (per coordinate, from min to max),
-    all plus Gaussian noise of standard deviation ``noise``. States that overflowed
-    (an expanding network) are left out of the box and replaced by 0."""
-    n_traj = (n + 1) // 2
-    U = rng.uniform(-1.0, 1.0, size=(steps, n_traj, dmap.D))
+def _patterns(levels: int, M: int, k: int, rng) -> np.ndarray:
+    """Rows of indices in range(levels), M columns: all levels^M of them when they are
+    at most k, else k drawn at random."""
+    if M * np.log(levels) <= np.log(max(k, 1)):
+        return np.array(list(itertools.product(range(levels), repeat=M)), dtype=int).reshape(-1, M)
+    return rng.integers(0, levels, size=(k, M))
+
+
+def _probes(dmap, u: np.ndarray, lo: np.ndarray, hi: np.ndarray, mean: np.ndarray, n: int, rng) -> np.ndarray:
+    """Fixed starts: the origin; the trajectories' mean; the states whose pre-activation
+    h = A z + B u + b (of the map with every activation the identity) is +-1 in each
+    sign pattern, z = A^+ (h - B u - b) (a piecewise-linear network, relu, has one
+    candidate point per pattern, which Newton reaches from any start with that
+    pattern); a grid over the box [lo, hi], each coordinate at its low end, centre or
+    high end. All 2 + 2^M + 3^M of them when that is at most 3/4 of the n starts (M <= 3
+    for n = 64), else max(1, n // 2) of them: half sign patterns, half grid points, drawn
+    at random."""
+    M = len(lo)
+    full = 2 + 2**M + 3**M if M < 30 else n
+    k = full if full <= (3 * n) // 4 else min(n, max(1, n // 2))
+    room = max(k - 2, 0)
+    signs = 2.0 * _patterns(2, M, room // 2, rng) - 1.0
+    c = dmap.step(np.zeros((1, M)), u[None], linear=True)[0]
+    with np.errstate(all="ignore"):
+        Z = np.linalg.lstsq(dmap.state_matrix(), (signs - c).T, rcond=None)[0].T
+    grid = _patterns(3, M, room - len(signs), rng)
+    grid = np.stack([lo, 0.5 * (lo + hi), hi])[grid, np.arange(M)]
+    return np.concatenate([np.zeros((1, M)), mean[None], Z[np.isfinite(Z).all(1)], grid])[:k]
+
+
+def starts(dmap, u: np.ndarray, n: int, rng, noise: float, steps: int = 50) -> np.ndarray:
+    """n states. The trajectories: from z_0 = 0, driven by i.i.d. uniform [-1, 1] input
+    for ``steps`` steps; the box: the span of their states per coordinate, widened by
+    half (a quarter of its width each side: fixed points may lie outside what the input
+    visits). First the fixed probes (:func:`_probes`), then the rest, half of them
+    trajectory states at random steps and half uniform in the box, plus Gaussian noise
+    of standard deviation ``noise``. States that overflowed (an expanding network) are
+    left out of the box and replaced by 0."""
+    U = rng.uniform(-1.0, 1.0, size=(steps, max((n + 1) // 2, 1), dmap.D))
     with np.errstate(over="ignore", invalid="ignore"):
-        Z = np.concatenate([np.zeros((1, n_traj, dmap.M)), dmap.run_batch(U, np.zeros((n_traj, dmap.M)))])
-    pick = Z[rng.integers(1, steps + 1, size=n_traj), np.arange(n_traj)]
-    pick[~np.isfinite(pick).all(1)] = 0.0
+        Z = np.concatenate([np.zeros((1, U.shape[1], dmap.M)), dmap.run_batch(U, np.zeros((U.shape[1], dmap.M)))])
     flat = Z.reshape(-1, dmap.M)
     flat = flat[np.isfinite(flat).all(1) & (np.abs(flat).max(1) < 1e6)]
-    box = rng.uniform(flat.min(0), flat.max(0), size=(n - n_traj, dmap.M))
-    out = np.concatenate([pick, box])
-    return out + noise * rng.standard_normal(out.shape)
+    lo, hi = flat.min(0), flat.max(0)
+    lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)
+    probes = _probes(dmap, u, lo, hi, flat.mean(0), n, rng)
+    n_traj = (n - len(probes) + 1) // 2
+    pick = Z[rng.integers(1, steps + 1, size=n_traj), np.arange(n_traj)]
+    pick[~np.isfinite(pick).all(1)] = 0.0
+    free = np.concatenate([pick, rng.uniform(lo, hi, size=(n - len(probes) - n_traj, dmap.M))])
+    return np.concatenate([probes, free + noise * rng.standard_normal(free.shape)])
 
 
 def _residual(dmap, Z: np.ndarray, u: np.ndarray):
@@ -196,9 +245,9 @@ def _unique(Z: np.ndarray, q: np.ndarray, rtol: float, avoid: np.ndarray | None 
 
 
 def search(dmap, u: np.ndarray, *, n_starts: int, rng, tol: float, max_iter: int,
-           slow: bool, slow_tol: float, noise: float) -> FixedPoints:
+           slow: bool, slow_tol: float, noise: float, unit: float) -> FixedPoints:
     """Fixed points (and slow points) of dmap for the constant input u."""
-    Z, q, iters = descend(dmap, starts(dmap, n_starts, rng, noise), u, tol, max_iter)
+    Z, q, iters = descend(dmap, starts(dmap, u, n_starts, rng, noise), u, tol, max_iter)
     F, J, q = _residual(dmap, Z, u)
     root = np.isfinite(q) & (np.abs(np.where(np.isfinite(F), F, np.inf)).max(1) <= tol)
     keep = [np.flatnonzero(root)[i] for i in _unique(Z[root], q[root], 1e-7)]
@@ -212,10 +261,11 @@ def search(dmap, u: np.ndarray, *, n_starts: int, rng, tol: float, max_iter: int
     jac = np.eye(M) - J[keep] if keep.size else np.zeros((0, M, M))
     eig = np.linalg.eigvals(jac) if keep.size else np.zeros((0, M), complex)
     eig = np.take_along_axis(eig, np.argsort(-np.abs(eig), axis=1, kind="stable"), axis=1)
-    labels = [label(e) if i < n_fixed else "slow" for i, e in enumerate(eig)]
+    labels = [label(e, unit) if i < n_fixed else "slow" for i, e in enumerate(eig)]
     order = sorted(range(len(keep)), key=lambda i: (LABELS.index(labels[i]), *np.round(Z[keep[i]], 6)))
     keep = keep[order]
     return FixedPoints(
         z=Z[keep], q=q[keep], jacobians=jac[order], eigenvalues=eig[order],
-        labels=tuple(labels[i] for i in order), n_iters=iters[keep], u=u.copy(),
+        labels=tuple(labels[i] for i in order), n_iters=iters[keep], u=u.copy(), unit_tol=unit,
+        n_starts=n_starts,
     )

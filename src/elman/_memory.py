@@ -20,12 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import NonFiniteError
+from .errors import NonFiniteError, ParameterError
 
-__all__ = ["MemoryCapacity", "krylov_rank", "default_rtol", "recall", "cross_validated_r2", "FOLDS"]
+__all__ = ["MemoryCapacity", "krylov_rank", "default_rtol", "recall", "cross_validated_r", "noise_floor", "check_lags",
+           "FOLDS", "MAX_CELLS"]
 
 #: Folds of the cross-validated recall.
 FOLDS = 5
+#: The most target values n (k_max + 1) the recall holds at once (2^24: 134 MB a copy).
+MAX_CELLS = 2**24
 
 
 def default_rtol(dtype=np.float64) -> float:
@@ -72,11 +75,14 @@ class MemoryCapacity:
     """What :func:`elman.analysis.memory_capacity` measured.
 
     total:       sum of per_lag, the memory capacity over the lags 1 .. k_max.
-    per_lag:     (k_max,) MC_j = r^2 of the recall of u_{k-j} from z_{k+1}, j = 1 .. k_max.
+    per_lag:     (k_max,) MC_j = r^2 of the recall of u_{k-j} from z_{k+1}, j = 1 .. k_max;
+                 0 where r^2 is at or below noise_floor (or r < 0): chance, not memory.
     krylov_rank: the controllability rank of (A, B) (of the concatenated linear system
                  for a stack), the exact capacity of a linear network counted from lag 0.
     k_max:       the largest lag.
     lag0:        r^2 of the current input u_k from z_{k+1} (lag 0, not in total).
+    noise_floor: 18 / n, the r^2 at or below which a lag counts as 0 (see
+                 :func:`elman.analysis.memory_capacity`).
 
     For a linear network with i.i.d. input, lag0 + total tends to krylov_rank as k_max
     grows (Gonon, Grigoryeva & Ortega 2020): see :attr:`total_from_lag0`.
@@ -87,6 +93,7 @@ class MemoryCapacity:
     krylov_rank: int
     k_max: int
     lag0: float = float("nan")
+    noise_floor: float = 0.0
 
     @property
     def total_from_lag0(self) -> float:
@@ -114,27 +121,49 @@ def _ridge(m, ridge: float):
     return lambda X: (X - mx) @ W + my
 
 
-def cross_validated_r2(X: np.ndarray, Y: np.ndarray, ridge: float, folds: int = FOLDS) -> np.ndarray:
-    """Squared correlation, per column of Y, of Y with its out-of-fold prediction: the n
-    rows cut into ``folds`` contiguous blocks, each predicted by the readout fitted on
-    the others, the correlation taken over all n predictions at once."""
+def cross_validated_r(X: np.ndarray, Y: np.ndarray, ridge: float, folds: int = FOLDS) -> np.ndarray:
+    """Correlation, per column of Y, of Y with its out-of-fold prediction: the n rows cut
+    into ``folds`` contiguous blocks, each predicted by the readout fitted on the others;
+    prediction and target centred within each block (the readout's intercept comes from
+    the other blocks, and its error would otherwise correlate with the block's own mean),
+    the sums pooled over the blocks."""
     edges = np.linspace(0, len(X), folds + 1).astype(int)
     parts = [_moments(X[lo:hi], Y[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:])]
     total = sum(parts)
-    P = np.empty_like(Y)
+    num, pp, tt = (np.zeros(Y.shape[1]) for _ in range(3))
     for (lo, hi), part in zip(zip(edges[:-1], edges[1:]), parts):
-        P[lo:hi] = _ridge(total - part, ridge)(X[lo:hi])
-    P -= P.mean(0)
-    T = Y - Y.mean(0)
-    num = (P * T).sum(0)
-    den = np.sqrt((P * P).sum(0) * (T * T).sum(0))
-    r = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return r * r
+        P = _ridge(total - part, ridge)(X[lo:hi])
+        P -= P.mean(0)
+        T = Y[lo:hi] - Y[lo:hi].mean(0)
+        num += np.einsum("ij,ij->j", P, T)
+        pp += np.einsum("ij,ij->j", P, P)
+        tt += np.einsum("ij,ij->j", T, T)
+    den = np.sqrt(pp * tt)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def noise_floor(n: int) -> float:
+    """The r^2 below which a lag counts as 0: (3 sqrt(2 / n))^2 = 18 / n, three standard
+    deviations of the out-of-fold correlation of a target the states know nothing of
+    (about N(0, 2 / n): the folds' readouts share their training data)."""
+    return 18.0 / n
+
+
+def check_lags(k_max: int, n: int) -> None:
+    """ParameterError unless k_max <= n // 4 and n (k_max + 1) <= MAX_CELLS."""
+    if k_max > n // 4:
+        raise ParameterError(f"k_max = {k_max} lags are too many for n = {n} samples; expected k_max <= n // 4 = "
+                             f"{n // 4} (raise n for more lags)")
+    if n * (k_max + 1) > MAX_CELLS:
+        raise ParameterError(f"k_max = {k_max} with n = {n} samples needs n (k_max + 1) = {n * (k_max + 1):,} "
+                             f"target values; the limit is 2^24 = {MAX_CELLS:,} (it keeps the working memory "
+                             "under 1 GB): lower k_max or n")
 
 
 def recall(dmap, k_max: int, n: int, washout: int, rng, ridge: float, input_scale: float):
     """(lag0, per_lag (k_max,)): the cross-validated r^2 of the ridge recall of u_{k-j}
-    from z_{k+1}, j = 0 .. k_max, over n samples after washout + k_max steps."""
+    from z_{k+1}, j = 0 .. k_max, over n samples after washout + k_max steps, 0 where
+    the correlation is below the noise floor (see :func:`noise_floor`)."""
     L = washout + k_max + n
     u = rng.uniform(-input_scale, input_scale, size=L)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -148,5 +177,6 @@ def recall(dmap, k_max: int, n: int, washout: int, rng, ridge: float, input_scal
     ks = np.arange(washout + k_max, L)
     X = Z[ks]
     Y = u[ks[:, None] - np.arange(k_max + 1)]  # column j: u_{k-j}
-    r2 = cross_validated_r2(X, Y, ridge)
+    r = cross_validated_r(X, Y, ridge)
+    r2 = np.where((r > 0) & (r * r > noise_floor(n)), r * r, 0.0)
     return float(r2[0]), r2[1:]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError, ShapeError, require
+from .errors import NonFiniteError, ParameterError, ShapeError, require
 from .model import Trajectory
 from .validation import _finite, _numeric
 
-__all__ = ["fixed_points_pca", "memory_curve", "lyapunov_spectrum"]
+__all__ = ["fixed_points_pca", "memory_curve", "lyapunov_spectrum", "layer_eigenvalues"]
 
 # How each kind of fixed point is drawn: (marker, colour, size).
 STYLE = {
@@ -25,6 +25,11 @@ STYLE = {
     "marginal": ("s", "tab:blue", 50),
     "slow": ("d", "tab:purple", 30),
 }
+
+
+#: How each layer's eigenvalues are drawn by layer_eigenvalues: (marker, colour), in turn.
+LAYER_STYLE = (("o", "tab:blue"), ("s", "tab:orange"), ("^", "tab:green"), ("D", "tab:red"), ("v", "tab:purple"),
+               ("P", "tab:brown"), ("X", "tab:pink"), ("*", "tab:olive"))
 
 
 def _new_axes(ax, figsize):
@@ -168,4 +173,41 @@ def lyapunov_spectrum(exponents, *, ax=None):
     ax.set_ylabel("lambda_i (natural log per step)")
     ax.set_title(f"Lyapunov spectrum (largest {lam[0]:.3g} per step: "
                  + ("chaotic or marginal)" if lam[0] >= 0 else "contracting)"))
+    return ax
+
+
+def layer_eigenvalues(matrices, *, ax=None):
+    """The eigenvalues of each layer's A against the unit circle, one marker and colour
+    per layer (a legend names them, with each spectral radius), the radii in the title:
+    a stack's layers each have their own recursion, and any of them can be the one
+    outside the circle. ``matrices``: the layers' A (square, each its own size)."""
+    lams = []
+    for j, A in enumerate(matrices):
+        A = _array(A, f"A[{j}]")
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or A.size == 0:
+            raise ShapeError(f"A[{j}] has shape {A.shape} but should be square (M, M) with M >= 1")
+        top = float(np.abs(A).max()) or 1.0  # scaled: LAPACK's own arithmetic overflows near 1e154
+        with np.errstate(over="ignore", invalid="ignore"):
+            lams.append(np.linalg.eigvals(A / top) * top)
+        if not np.isfinite(lams[-1]).all():
+            raise NonFiniteError(f"the eigenvalues of A[{j}] exceed the float64 range (|A| up to {top:.3g})")
+    if not lams:
+        raise ShapeError("no matrices: expected one A per layer")
+    radii = [float(np.abs(lam).max()) for lam in lams]
+    ax = _new_axes(ax, (5, 5))
+    t = np.linspace(0, 2 * np.pi, 361)
+    ax.plot(np.cos(t), np.sin(t), color="0.6", linewidth=1)
+    for j, (lam, r) in enumerate(zip(lams, radii)):
+        marker, color = LAYER_STYLE[j % len(LAYER_STYLE)]
+        ax.scatter(lam.real, lam.imag, s=22, marker=marker, color=color, alpha=0.8, zorder=3,
+                   label=f"layer {j + 1} (radius {r:.3g})")
+    ax.axhline(0, color="0.85", linewidth=0.8)
+    ax.axvline(0, color="0.85", linewidth=0.8)
+    ax.set_aspect("equal")
+    lim = max(1.05, 1.05 * max(radii))
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_title("eigenvalues of A per layer (spectral radius " + ", ".join(f"{r:.3f}" for r in radii) + ")",
+                 fontsize="medium")
+    ax.legend(loc="best", fontsize="small")
     return ax

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ._dynmap import DynMap, layers_of
+from ._memory import check_lags
 from .analysis import (
     FixedPoints, controllability_rank, echo_state, fixed_points, lipschitz_bound, lyapunov_spectrum,
     memory_capacity, spectral_radius,
@@ -68,11 +69,14 @@ def report(rnn, U=None, *, k_max: int | None = None, seed=0) -> dict:
         U = rng.uniform(-1.0, 1.0, size=(1100, dmap.D))
     T = len(dmap.sequence(U, "U"))
     k_max = min(max(2 * dmap.M, 10), 200) if k_max is None else _count(k_max, "k_max")
+    n_mc = max(5000, 5 * (dmap.M + 2))
+    if dmap.D == 1:
+        check_lags(k_max, n_mc)  # before the work, not after it
     es = echo_state(rnn, U, seed=rng)
     out["echo_state"] = {"sufficient": es.sufficient, "empirical": es.empirical, "rate": es.rate,
-                         "final_distance": es.distance[-1], "steps": T}
-    fp = fixed_points(rnn, n_starts=32, seed=rng, slow=True)
-    out["fixed_points"] = {"input": fp.u, "count": len(fp), "points": points(fp),
+                         "final_distance": es.distance[-1], "steps": T, "starts": es.starts}
+    fp = fixed_points(rnn, seed=rng, slow=True)
+    out["fixed_points"] = {"input": fp.u, "count": len(fp), "points": points(fp), "starts": fp.n_starts,
                            "counts": {l: fp.labels.count(l) for l in dict.fromkeys(fp.labels)}}
     warmup = min(100, T // 4)
     try:
@@ -86,10 +90,10 @@ def report(rnn, U=None, *, k_max: int | None = None, seed=0) -> dict:
         out["notes"].append(f"memory_capacity: not defined here for D = {dmap.D} inputs (it recalls one scalar)")
     else:
         try:
-            mc = memory_capacity(rnn, k_max, seed=rng, n=max(5000, 5 * (dmap.M + 2)))
+            mc = memory_capacity(rnn, k_max, seed=rng, n=n_mc)
             out["memory_capacity"] = {"total": mc.total, "per_lag": mc.per_lag, "lag0": mc.lag0,
                                       "total_from_lag0": mc.total_from_lag0, "krylov_rank": mc.krylov_rank,
-                                      "k_max": k_max}
+                                      "k_max": k_max, "n": n_mc, "noise_floor": mc.noise_floor}
         except NonFiniteError as exc:
             out["notes"].append(f"memory_capacity: {exc}")
     return jsonable(out)

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._dynmap import DynMap, layers_of, real
-from ._fixedpoints import FixedPoints, search
-from ._memory import MemoryCapacity, default_rtol, krylov_rank, recall
+from ._dynmap import DynMap, contraction_rate, echo_starts, layers_of, real, spread
+from ._fixedpoints import FixedPoints, search, unit_tol
+from ._memory import MemoryCapacity, check_lags, default_rtol, krylov_rank, noise_floor, recall
 from .errors import NonFiniteError, ParameterError, ShapeError
 from .model import StackedRNN
 from .validation import _count, _rng
@@ -108,13 +108,17 @@ class EchoState:
 
     sufficient: every Lipschitz bound < 1 (the map contracts: the echo state property holds).
     lipschitz:  the bound (a list per layer for a StackedRNN).
-    empirical:  two random initial states under the same input came within tol, or their
-                distance shrank geometrically (rate < 1) to 1% of its largest value.
-    rate:       the contraction factor of the distance per step: exp of the slope of a
+    empirical:  the initial states all came together under the same input: the largest
+                pairwise distance fell to tol, or shrank geometrically (rate < 1) to 1% of
+                its largest value. Two states that stay apart (two attractors) make it
+                False.
+    rate:       the contraction factor of that distance per step: exp of the slope of a
                 least-squares line through log d_k over the steps where d_k is above
                 rounding (1e3 eps max |z|); 0.0 when the distance vanished at once, NaN
                 when the states overflowed.
-    distance:   (T,) ||z_k - z'_k||, k = 1 .. T (the concatenated state for a stack).
+    distance:   (T,) d_k = the largest ||z_k - z'_k|| over every pair of initial states,
+                k = 1 .. T (the concatenated state for a stack).
+    starts:     how many initial states were run (see :func:`echo_state`).
     """
 
     sufficient: bool
@@ -122,24 +126,21 @@ class EchoState:
     empirical: bool
     rate: float
     distance: np.ndarray
-
-
-def _rate(d: np.ndarray, floor: float) -> float:
-    """exp of the slope of log d_k against k over the steps where d_k is above ``floor``."""
-    k = np.flatnonzero(np.isfinite(d) & (d > floor))
-    if not np.isfinite(d).all():
-        return math.nan
-    if k.size < 2:
-        return 0.0
-    return float(np.exp(np.polyfit(k, np.log(d[k]), 1)[0]))
+    starts: int = 2
 
 
 def echo_state(rnn, U=None, *, n_steps: int = 500, seed=None, tol: float = 1e-8) -> EchoState:
     """The echo state property, by the sufficient condition and by experiment.
 
     U: one input sequence (T, D) or (1, T, D); by default T = ``n_steps`` steps of i.i.d.
-    uniform [-1, 1] input drawn from ``seed``, which also draws the two initial states
-    (i.i.d. uniform [-1, 1] entries). See :class:`EchoState`.
+    uniform [-1, 1] input drawn from ``seed``. The experiment runs 16 initial states
+    under that same input: corners of [-1, 1]^M (every corner for M <= 3; else all +1,
+    all -1 and random sign patterns, 8 in all) and 8 i.i.d. uniform on [-1, 1]^M (from
+    ``seed``), and asks that every pair come together: the largest pairwise distance
+    must shrink (see :class:`EchoState`). Starts spread over the state space keep two
+    states that fell into the same attractor from passing for an echo state; it is
+    still an experiment, evidence rather than proof (a basin that none of the starts
+    reaches is not seen).
 
     >>> from elman import ElmanRNN
     >>> es = echo_state(ElmanRNN(A=[[0.5]], B=[[1.0]], b=[0.0]), seed=0)
@@ -150,17 +151,13 @@ def echo_state(rnn, U=None, *, n_steps: int = 500, seed=None, tol: float = 1e-8)
     tol, rng = real(tol, "tol"), _rng(seed)
     X = rng.uniform(-1.0, 1.0, size=(_count(n_steps, "n_steps"), dmap.D)) if U is None else dmap.sequence(U)
     lip = lipschitz_bound(rnn)
-    Z0 = rng.uniform(-1.0, 1.0, size=(2, dmap.M))
-    with np.errstate(over="ignore", invalid="ignore"):
-        Z = dmap.run(X, Z0)
-        d = np.linalg.norm(Z[:, 0] - Z[:, 1], axis=1)
-    d[~np.isfinite(d)] = np.inf
-    scale = np.abs(Z[np.isfinite(Z)]).max(initial=1.0)
-    rate = _rate(d, 1e3 * np.finfo(float).eps * scale)
+    Z0 = echo_starts(dmap.M, rng)
+    d, scale = spread(dmap, X, Z0)
+    rate = contraction_rate(d, 1e3 * np.finfo(float).eps * scale)
     shrank = rate < 1 and d[-1] <= 1e-2 * d.max()
     return EchoState(
         sufficient=bool(np.all(np.array(lip) < 1)), lipschitz=lip,
-        empirical=bool(d[-1] <= tol or shrank), rate=rate, distance=d,
+        empirical=bool(d[-1] <= tol or shrank), rate=rate, distance=d, starts=len(Z0),
     )
 
 
@@ -185,21 +182,31 @@ def fixed_points(rnn, u=None, *, n_starts: int = 64, seed=None, tol: float = 1e-
                  slow: bool = False, slow_tol: float = 1e-4, noise: float = 0.1) -> FixedPoints:
     """Fixed points z = s(A z + B u + b) for the constant input u (D,) (zeros by default).
 
-    Starts: ``n_starts`` states, half of them from the model's own trajectories (from
-    z_0 = 0, driven for 50 steps by i.i.d. uniform [-1, 1] input drawn from ``seed``,
-    each at a random step), half uniform in the box those trajectories span, all plus
-    Gaussian noise of standard deviation ``noise``. From each, Levenberg-Marquardt on
-    q(z) = 1/2 ||z - s(A z + B u + b)||^2 with the exact Jacobian I - diag(s') A: Newton
-    where it converges, damped Gauss-Newton descent of q where it does not (Sussillo &
-    Barak 2013), at most ``max_iter`` steps. A point is fixed when every
-    |z - s(A z + B u + b)| <= ``tol`` and its last Newton step was below 1e-9 (1 + |z|)
-    (so a degenerate root, where I - diag(s') A is singular, is also located to ~1e-9);
-    points within 1e-7 (1 + |z|) of each other (max norm) are one. With ``slow=True``
-    the searches that ended in a local minimum of q with 0 < q < ``slow_tol`` are
-    reported too, merged within 1e-3 (1 + |z|), labelled "slow". Labels by the
-    eigenvalues of diag(s') A at the point: see :class:`FixedPoints` (|lambda| = 1 to
-    1e-9 with none above 1 gives "marginal"). For a StackedRNN the points are
-    concatenated states.
+    Starts, ``n_starts`` in all (drawn from ``seed``): the box is the span of the model's
+    own trajectories (from z_0 = 0, driven for 50 steps by i.i.d. uniform [-1, 1]
+    input), widened by half. First fixed probes: the origin, the mean state, one state
+    per sign pattern of the pre-activation A z + B u + b (all that a relu network's
+    Newton steps need), and a grid over the box with each coordinate at its low end,
+    centre or high end (corners included): all 2 + 2^M + 3^M of them when that is at
+    most 3/4 of n_starts (M <= 3 for the default 64), else half of n_starts drawn at
+    random from them. The rest are trajectory states at random steps and uniform
+    points in the box, plus Gaussian noise of standard deviation ``noise``. From each,
+    Levenberg-Marquardt on q(z) = 1/2 ||z - s(A z + B u + b)||^2 with the exact
+    Jacobian I - diag(s') A: Newton where it converges, damped Gauss-Newton descent of
+    q where it does not (Sussillo & Barak 2013), at most ``max_iter`` steps. A point is
+    fixed when every |z - s(A z + B u + b)| <= ``tol`` and its last Newton step was
+    below 1e-9 (1 + |z|) (so a degenerate root, where I - diag(s') A is singular, is
+    also located to ~1e-9); points within 1e-7 (1 + |z|) of each other (max norm) are
+    one. With ``slow=True`` the searches that ended in a local minimum of q with
+    0 < q < ``slow_tol`` are reported too, merged within 1e-3 (1 + |z|), labelled
+    "slow". Labels by the eigenvalues of diag(s') A at the point: see
+    :class:`FixedPoints` (|lambda| = 1 to sqrt(eps) of the model's dtype, 1.5e-8 for
+    float64 and 3.5e-4 for float32, with none above 1 gives "marginal"). For a
+    StackedRNN the points are concatenated states.
+
+    The result is what the search found, not a proof that there are no others: a
+    multi-start search can miss points, above all for large M (z = tanh(2 z)
+    componentwise has 3^M) or far outside the box (relu); more starts find more.
 
     >>> import numpy as np
     >>> from elman import ElmanRNN
@@ -213,7 +220,7 @@ def fixed_points(rnn, u=None, *, n_starts: int = 64, seed=None, tol: float = 1e-
     return search(
         dmap, dmap.inputs(u, "u"), n_starts=_count(n_starts, "n_starts"), rng=_rng(seed), tol=real(tol, "tol"),
         max_iter=_count(max_iter, "max_iter"), slow=bool(slow), slow_tol=real(slow_tol, "slow_tol"),
-        noise=real(noise, "noise", strict=False),
+        noise=real(noise, "noise", strict=False), unit=unit_tol(rnn.dtype),
     )
 
 
@@ -303,13 +310,21 @@ def memory_capacity(rnn, k_max: int, *, n: int = 5000, washout: int = 100, seed=
     on the centred training states and targets (``ridge`` as in ReservoirPy's Ridge:
     absolute; the default is least squares but for near-degenerate states, whose small
     directions hold the memory of a linear network: Ballarin, Grigoryeva & Ortega
-    2023), scored out of sample by 5-fold cross-validation over
-    contiguous blocks: each block is predicted by the readout fitted on the other four,
-    and r_j^2 is the squared correlation of all n predictions with u_{k-j} (ReservoirPy
-    scores one held-out fifth; using every sample once cuts the noise by sqrt 5). The
-    estimate is unbiased to O(M / n) and its standard error per lag is about
-    2 r (1 - r^2) / sqrt(n). For a StackedRNN the readout sees the concatenated state.
-    Returns :class:`MemoryCapacity`.
+    2023), scored out of sample by 5-fold cross-validation over contiguous blocks: each
+    block is predicted by the readout fitted on the other four, and r_j is the
+    correlation of the predictions with u_{k-j}, both centred within each block, over
+    all n samples (ReservoirPy scores one held-out fifth; using every sample once cuts
+    the noise by sqrt 5).
+
+    Noise floor: a lag the states know nothing of still shows r_j ~ N(0, 2 / n) (the
+    folds' readouts share training data); summed over many empty lags, r_j^2 would make
+    the total grow with k_max. So MC_j = r_j^2 where r_j > 3 sqrt(2 / n) (three
+    standard deviations of chance), else 0 (``mc.noise_floor`` = 18 / n, 0.0036 for
+    n = 5000): weaker lags are lost (z' = 0.5 z + u, n = 5000: lags 4 on, 0.004 of the
+    0.25), chance adds < 0.01 for any k_max <= n / 4. Above the floor the standard
+    error per lag is about 2 r (1 - r^2) / sqrt(n). A StackedRNN's readout sees the
+    concatenated state. Limits: k_max <= n // 4 and n (k_max + 1) <= 2^24 (134 MB of
+    targets), else a ParameterError. Returns :class:`MemoryCapacity`.
 
     >>> from elman import ElmanRNN
     >>> rnn = ElmanRNN(A=[[0.5]], B=[[1.0]], b=[0.0], activation="linear")
@@ -329,10 +344,12 @@ def memory_capacity(rnn, k_max: int, *, n: int = 5000, washout: int = 100, seed=
             f"n = {n} samples are too few for a readout of M + 1 = {dmap.M + 1} weights; "
             f"expected n >= 5 (M + 2) = {5 * (dmap.M + 2)}"
         )
+    check_lags(k_max, n)
     ridge, scale = real(ridge, "ridge", strict=False), real(input_scale, "input_scale")
     lag0, per = recall(dmap, k_max, n, washout, _rng(seed), ridge, scale)
     rank = krylov_rank(dmap.state_matrix(), dmap.input_matrix(), default_rtol(rnn.dtype))
-    return MemoryCapacity(total=float(per.sum()), per_lag=per, krylov_rank=rank, k_max=k_max, lag0=lag0)
+    return MemoryCapacity(total=float(per.sum()), per_lag=per, krylov_rank=rank, k_max=k_max, lag0=lag0,
+                          noise_floor=noise_floor(n))
 
 
 
@@ -343,8 +360,10 @@ def summary(rnn, U=None, *, k_max: int | None = None, seed=0) -> dict:
     U: one input sequence (T, D) or (1, T, D) for the echo state check and the Lyapunov
     spectrum (warmup min(100, T // 4)); by default 1100 steps of i.i.d. uniform [-1, 1]
     input from ``seed``. k_max: the memory capacity's largest lag, by default 2 M
-    clipped to [10, 200]; the memory capacity is None for a network with D > 1 (a note
-    says so). Fixed points: 32 starts, u = 0, slow points included.
+    clipped to [10, 200], measured over n = max(5000, 5 (M + 2)) samples (so k_max <=
+    n // 4, checked before any work); the memory capacity is None for a network with
+    D > 1 (a note says so). Fixed points: u = 0, 64 starts (what they found: a
+    multi-start search can miss points), slow points included.
 
     Keys: model, spectral_radius, lipschitz_bound, echo_state, fixed_points, lyapunov,
     controllability_rank, memory_capacity, notes.

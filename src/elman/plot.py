@@ -18,11 +18,12 @@ from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, 
 from .model import ElmanRNN, StackedRNN, Trajectory
 from .validation import _brief, _count, _finite, _flag, _numeric
 
-from ._plot_dynamics import fixed_points_pca, lyapunov_spectrum, memory_curve
+from ._plot_dynamics import fixed_points_pca, layer_eigenvalues, lyapunov_spectrum, memory_curve
 from ._plot_study import error_vs_state_dim
 
 __all__ = ["actual_vs_predicted", "forecast_plot", "loss_curves", "state_trajectories", "eigenvalues",
-           "fixed_points_pca", "memory_curve", "lyapunov_spectrum", "error_vs_state_dim"]
+           "fixed_points_pca", "memory_curve", "lyapunov_spectrum", "error_vs_state_dim",
+           "layer_eigenvalues"]
 
 
 @contextmanager
