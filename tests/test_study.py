@@ -109,17 +109,55 @@ def test_one_and_two_workers_give_the_same_table(cluster2):
     assert all(r["seconds"] > 0 for r in one + two)
 
 
-def test_bad_scheduler_address_fails_fast_with_one_line(tmp_path):
-    """A closed port: exit 2 and one line on stderr in under 10 s (the stated bound:
-    the connection timeout is 5 s), whole process included."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "elman", "study", "--target", "memory-sum", "--state-dims", "1",
-                           "--seeds", "1", "--epochs", "1", "--out", str(tmp_path / "o"),
-                           "--scheduler", "tcp://127.0.0.1:1"], capture_output=True, text=True, timeout=60)
-    elapsed = time.perf_counter() - t0
+def _listener(kind: str):
+    """A server on 127.0.0.1 that is not a Dask scheduler: "silent" accepts and never
+    answers; "http" answers every connection with an HTTP error (bytes that Dask would
+    read as a frame length of exabytes). Returns (address, stop)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    held = []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            if kind == "http":
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        server.close()
+        for c in held:
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}", stop.set
+
+
+@pytest.mark.parametrize("kind", ["closed", "silent", "http"])
+def test_bad_scheduler_address_fails_fast_with_one_line(tmp_path, kind):
+    """No scheduler at the address: a closed port, a listener that never answers, or one
+    that answers in another protocol. Exit 2 and one line on stderr in under 10 s (the
+    stated bound: the whole connection has a 5 s deadline), whole process included."""
+    address, stop = ("tcp://127.0.0.1:1", lambda: None) if kind == "closed" else _listener(kind)
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "elman", "study", "--target", "memory-sum", "--state-dims", "1",
+                               "--seeds", "1", "--epochs", "1", "--out", str(tmp_path / "o"),
+                               "--scheduler", address], capture_output=True, text=True, timeout=60)
+        elapsed = time.perf_counter() - t0
+    finally:
+        stop()
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("elman study: error:") and "tcp://127.0.0.1:1" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("elman study: error: cannot reach a Dask scheduler"), lines
+    assert address in lines[0] and "out of memory" not in lines[0]
     assert elapsed < 10, elapsed
 
 
@@ -258,3 +296,18 @@ def test_the_guides_python_lines_run(tmp_path, monkeypatch):
     med = medians(records(ns["table"]))
     assert med[2] >= 100 * med[3]
     assert (tmp_path / "ms2" / "results.csv").exists() and len(list((tmp_path / "ms2" / "cells").iterdir())) == 12
+
+
+def test_study_plot_redraws_from_results_csv(tmp_path, capsys):
+    """`elman study plot DIR` draws error_vs_state.png from DIR/results.csv alone."""
+    from test_cli_train import assert_png_not_blank
+
+    rows = [{c: None for c in study.COLUMNS} | {"target": "memory-sum-m1", "M": M, "seed": s, "test_nrmse": e}
+            for M, e in ((1, 0.5), (2, 1e-6), (4, 1e-7)) for s in (0, 1)]
+    study.write_csv(rows, tmp_path / "results.csv")
+    assert cli.main(["study", "plot", str(tmp_path)]) == 0
+    assert_png_not_blank(tmp_path / "error_vs_state.png")
+    assert cli.main(["study", "plot", str(tmp_path / "none")]) == 2
+    assert cli.main(["study", "draw", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "the only subcommand is `elman study plot DIR`" in err

@@ -54,6 +54,8 @@ def add_study(sub) -> None:
     where.add_argument("--workers", type=natural(1, 4096), help="local cluster: this many worker processes "
                        "(default: one per core)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("plot", nargs="*", metavar="plot DIR",
+                   help="`elman study plot DIR`: draw DIR/error_vs_state.png again from DIR/results.csv")
     s.set_defaults(func=cmd_study)
 
 
@@ -77,7 +79,7 @@ def _summary(rows: list[dict]) -> None:
             print(f"closed form: minimal M = {int(refs[0])}")
 
 
-def _plot(rows: list[dict], path: Path) -> None:
+def _plot(rows, path: Path) -> None:
     """error_vs_state.png, written beside a temporary name and renamed into place."""
     from .plot import error_vs_state_dim, figure_file
 
@@ -91,10 +93,26 @@ def _plot(rows: list[dict], path: Path) -> None:
             tmp.unlink()
 
 
+def _replot(words: list[str]) -> int:
+    """``elman study plot DIR``: the figure of a finished (or partial) study, again."""
+    from .errors import DataFileError, ParameterError
+
+    if len(words) != 2 or words[0] != "plot":
+        raise ParameterError(f"unexpected arguments {' '.join(words)!r}; the only subcommand is `elman study plot DIR`")
+    folder = Path(words[1])
+    if not (folder / "results.csv").is_file():
+        raise DataFileError(f"{str(folder / 'results.csv')!r} does not exist; expected the folder an elman study wrote")
+    _plot(str(folder / "results.csv"), folder / "error_vs_state.png")
+    print(f"{folder / 'error_vs_state.png'} drawn from {folder / 'results.csv'}")
+    return 0
+
+
 def cmd_study(args) -> int:
     from .errors import ParameterError
     from .study import make_target, sweep
 
+    if args.plot:
+        return _replot(args.plot)
     if args.m is not None and "memory-sum" not in args.target:
         raise ParameterError("--m is the memory-sum's number of past values; give --target memory-sum with it")
     targets = [make_target(n, m=args.m) if n == "memory-sum" and args.m is not None else n for n in args.target]

@@ -42,13 +42,37 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT):
     if not isinstance(address, str) or not address.strip():
         raise ParameterError(f"the scheduler address must be a string such as 'tcp://host:8786', got "
                              f"{_brief(address)}")
-    try:
-        client = distributed.Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        raise ParameterError(f"cannot reach a Dask scheduler at {address!r} within {timeout:g} s: "
-                             f"{one_line(exc, 200)}") from None
+    client = _client_within(distributed, address, timeout)
     with client:
         yield client
+
+
+def _client_within(distributed, address: str, timeout: float):
+    """distributed.Client(address), or a ParameterError after ``timeout`` (+1 s) in all.
+
+    Client's own timeout bounds the TCP connect only: a listener that is not a Dask
+    scheduler (an HTTP server, a socket that never answers) would hold it for ever, and
+    one that answers with other bytes makes Dask read them as a frame length (a
+    MemoryError for exabytes). So the Client is made in a thread with a deadline, and
+    any failure there is one line naming the address."""
+    import threading
+
+    box: dict = {}
+
+    def make():
+        try:
+            box["client"] = distributed.Client(address, timeout=timeout)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=make, name="elman-study-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if "client" in box:
+        return box["client"]
+    why = (f"{type(box['error']).__name__}: {one_line(box['error'], 200)}" if "error" in box
+           else "something answers there, but not as a Dask scheduler")
+    raise ParameterError(f"cannot reach a Dask scheduler at {address!r} within {timeout:g} s ({why})")
 
 
 def client_for(client, workers: int | None, timeout: float):
