@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._figures import axes
 from .errors import NonFiniteError, ParameterError, ShapeError, require
 from .model import Trajectory
 from .validation import _finite, _numeric
@@ -30,14 +31,6 @@ STYLE = {
 #: How each layer's eigenvalues are drawn by layer_eigenvalues: (marker, colour), in turn.
 LAYER_STYLE = (("o", "tab:blue"), ("s", "tab:orange"), ("^", "tab:green"), ("D", "tab:red"), ("v", "tab:purple"),
                ("P", "tab:brown"), ("X", "tab:pink"), ("*", "tab:olive"))
-
-
-def _new_axes(ax, figsize):
-    if ax is not None:
-        return ax
-    plt = require("matplotlib.pyplot", "plot")
-    _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _array(x, name: str) -> np.ndarray:
@@ -98,7 +91,7 @@ def fixed_points_pca(states, fixed_points, *, ax=None):
     share = var[:k] / var.sum() if var.sum() > 0 else np.zeros(k)
     pad = (lambda X: np.hstack([X, np.zeros((len(X), 2 - k))])) if k < 2 else (lambda X: X)
     xy, pq = pad((Z - mean) @ V), pad((P - mean) @ V)
-    ax = _new_axes(ax, (6, 5))
+    ax = axes(ax, (6, 5))
     ax.scatter(xy[:, 0], xy[:, 1], s=4, color="0.6", alpha=0.5, linewidths=0, zorder=1,
                label=f"driven states ({len(xy)})")
     for label in dict.fromkeys(labels):
@@ -128,7 +121,7 @@ def memory_curve(mc, *, ax=None):
     total = float(getattr(mc, "total", r2.sum()))
     rank, lag0 = getattr(mc, "krylov_rank", None), float(getattr(mc, "lag0", np.nan))
     lags = np.arange(1, r2.size + 1)
-    ax = _new_axes(ax, (7, 4))
+    ax = axes(ax, (7, 4))
     ax.bar(lags, r2, width=0.8, color="tab:blue", alpha=0.85, label=f"MC_j, j >= 1 (sum {total:.2f})")
     title = f"memory capacity {total:.2f} (lags 1..{r2.size})"
     if np.isfinite(lag0):
@@ -158,7 +151,7 @@ def lyapunov_spectrum(exponents, *, ax=None):
     lam = np.sort(lam)[::-1]
     i = np.arange(1, lam.size + 1)
     fin = np.isfinite(lam)
-    ax = _new_axes(ax, (7, 4))
+    ax = axes(ax, (7, 4))
     ax.axhline(0, color="0.6", linewidth=1)
     ax.plot(i[fin], lam[fin], marker="o", markersize=4, linewidth=1, color="tab:blue")
     if not fin.all():
@@ -194,7 +187,7 @@ def layer_eigenvalues(matrices, *, ax=None):
     if not lams:
         raise ShapeError("no matrices: expected one A per layer")
     radii = [float(np.abs(lam).max()) for lam in lams]
-    ax = _new_axes(ax, (5, 5))
+    ax = axes(ax, (5, 5))
     t = np.linspace(0, 2 * np.pi, 361)
     ax.plot(np.cos(t), np.sin(t), color="0.6", linewidth=1)
     for j, (lam, r) in enumerate(zip(lams, radii)):

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from ._figures import axes
 from .errors import InputTypeError, ParameterError, require
 from .validation import _brief
 
@@ -106,9 +107,7 @@ def error_vs_state_dim(table, *, ax=None, reference=None, metric: str = "test_nr
     if not curves:
         raise ParameterError(f"the table has no finite {metric} to draw")
     refs = _references(rows, reference)
-    if ax is None:
-        plt = require("matplotlib.pyplot", "plot")
-        _, ax = plt.subplots(figsize=(7, 4.5))
+    ax = axes(ax, (7, 4.5))
     all_M = set()
     for target, (Ms, med, lo, hi) in curves.items():
         (line,) = ax.plot(Ms, med, marker="o", label=target)

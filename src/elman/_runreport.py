@@ -215,9 +215,9 @@ def train_and_measure(cfg, s, run, levels, F, parts, verbose: int) -> dict:
 
 def future_forecast(run, s, n: int, future) -> dict:
     """The forecast past the end of the data: {"csv": text, "values", "lower", "upper"}."""
-    text = run.forecast_csv(s.x, n, times=s.times, inputs=s.inputs if s.input_names else None, future=future,
-                            example=str(s.labels[-1]) if s.times is not None else None)
     values = run.forecast(s.x, n, inputs=s.inputs if s.input_names else None, future=future)
+    text = run.forecast_csv(s.x, n, times=s.times, example=str(s.labels[-1]) if s.times is not None else None,
+                            values=values)
     b = run.bounds(values)
     return {"csv": text, "values": values, "lower": None if b is None else b[0], "upper": None if b is None else b[1]}
 

@@ -18,6 +18,7 @@ from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, 
 from .model import ElmanRNN, StackedRNN, Trajectory
 from .validation import _brief, _count, _finite, _flag, _numeric
 
+from ._figures import axes
 from ._plot_dynamics import fixed_points_pca, layer_eigenvalues, lyapunov_spectrum, memory_curve
 from ._plot_study import error_vs_state_dim
 
@@ -39,14 +40,6 @@ def figure_file(path, figsize=(8, 4), dpi: int = 100):
         fig.savefig(path)
     finally:
         plt.close(fig)
-
-
-def _axes(ax, figsize=(8, 4)):
-    if ax is not None:
-        return ax
-    plt = require("matplotlib.pyplot", "plot")
-    _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _values(x, name: str) -> np.ndarray:
@@ -141,7 +134,7 @@ def actual_vs_predicted(actual, predicted, *, split: int | None = None, x=None, 
                              f"part begins), got {_brief(split)}")
     xs = np.arange(L) if x is None else _positions(x, L, "x", "actual")
     power = _power(a, p)
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.plot(xs, _in_units(a, power), label="actual", color="0.3", linewidth=1.2)
     ax.plot(xs, _in_units(p, power), label="predicted", color="tab:orange", linewidth=1.0)
     if split is not None:
@@ -194,7 +187,7 @@ def forecast_plot(x, history, test_x, test_pred, future_x, future, *, lower=None
                                  f"dtypes {part[0].dtype} and {xs.dtype}")
     arrays = [h] + [a for p in (test, fut) if p is not None for a in (p[1], *(p[2] or ()))]
     power = _power(*(a[np.isfinite(a)] for a in arrays))
-    ax = _axes(ax, (11, 4))
+    ax = axes(ax, (11, 4))
     ax.plot(xs, _in_units(h, power), label="actual", color="0.3", linewidth=1.2)
     for part, label, color in ((test, "predicted (test)", "tab:orange"), (fut, "forecast", "tab:blue")):
         if part is None:
@@ -251,7 +244,7 @@ def loss_curves(history, *, ax=None, log: bool = True):
         log = False  # no positive value: nothing a log axis could show
         curves = {key: (e, a, np.isfinite(a)) for key, (e, a, _) in curves.items()}
     power = _power(*finite)
-    ax = _axes(ax, (6, 4))
+    ax = axes(ax, (6, 4))
     drawn = False
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if key in curves and np.any(curves[key][2]):
@@ -291,7 +284,7 @@ def state_trajectories(states, *, sample: int = 0, max_units: int = 12, ax=None)
     max_units = _count(max_units, "max_units")
     shown = min(Z.shape[1], max_units)
     power = _power(Z[:, :shown])
-    ax = _axes(ax, (6, 4))
+    ax = axes(ax, (6, 4))
     for i in range(shown):
         ax.plot(np.arange(Z.shape[0]), _in_units(Z[:, i], power), linewidth=1)
     ax.set_xlabel("k")
@@ -323,7 +316,7 @@ def eigenvalues(A, *, ax=None):
                              "scale A to plot them")
     radius = float(np.max(np.abs(lam)))
     power = _power(lam.real, lam.imag) if radius > 1e100 else 0  # tiny ones sit at 0 by the unit circle
-    ax = _axes(ax, (4.5, 4.5))
+    ax = axes(ax, (4.5, 4.5))
     t = np.linspace(0, 2 * np.pi, 361)
     ax.plot(_in_units(np.cos(t), power), _in_units(np.sin(t), power), color="0.6", linewidth=1)
     ax.scatter(_in_units(lam.real, power), _in_units(lam.imag, power), s=18, color="tab:blue", zorder=3)

@@ -216,7 +216,8 @@ class Run:
         lower, upper = self.band(values, q)
         return np.where(np.isfinite(q), lower, -np.inf), np.where(np.isfinite(q), upper, np.inf)
 
-    def forecast_csv(self, x, n: int, *, times=None, inputs=None, future=None, example: str | None = None) -> str:
+    def forecast_csv(self, x, n: int, *, times=None, inputs=None, future=None, example: str | None = None,
+                     values=None) -> str:
         """The forecast of the next ``n`` values as CSV text: a time column (the labels
         continuing ``times`` at their step, else the row numbers past the data), the
         forecast in the series' units, and lower/upper where the run has intervals.
@@ -224,7 +225,8 @@ class Run:
         labels are written like ``example`` (the series' last label), when given."""
         from . import timeindex
 
-        values = self.forecast(x, n, inputs=inputs, future=future)
+        if values is None:  # (the caller may pass the forecast it already made)
+            values = self.forecast(x, n, inputs=inputs, future=future)
         if times is not None:
             step = timeindex.infer_step(times)
             after = timeindex.continue_times(times, n, step)
