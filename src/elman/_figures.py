@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import require
 
-__all__ = ["axes"]
+__all__ = ["axes", "states_of"]
 
 
 def axes(ax, figsize=(8, 4)):
@@ -15,3 +15,17 @@ def axes(ax, figsize=(8, 4)):
     plt = require("matplotlib.pyplot", "plot")
     _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def states_of(states):
+    """The states array that a plot of states draws: a Trajectory's (refused for a
+    StackedRNN's, which holds one array per layer), or ``states`` as given."""
+    from .errors import ParameterError
+    from .model import Trajectory
+
+    if not isinstance(states, Trajectory):
+        return states
+    if isinstance(states.states, tuple):
+        raise ParameterError(f"this Trajectory is a StackedRNN's, with one states array per layer "
+                             f"({len(states.states)}); pass one of them, e.g. trajectory.states[-1]")
+    return states.states

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._figures import axes
-from .errors import NonFiniteError, ParameterError, ShapeError, require
-from .model import Trajectory
+from ._figures import axes, states_of
+from .errors import NonFiniteError, ShapeError, require
 from .validation import _finite, _numeric
 
 __all__ = ["fixed_points_pca", "memory_curve", "lyapunov_spectrum", "layer_eigenvalues"]
@@ -41,12 +40,7 @@ def _array(x, name: str) -> np.ndarray:
 
 def _states(states) -> np.ndarray:
     """The visited states as rows (n, M): from a Trajectory, (N, T+1, M) or (T+1, M)."""
-    if isinstance(states, Trajectory):
-        if isinstance(states.states, tuple):
-            raise ParameterError(f"this Trajectory is a StackedRNN's, with one states array per layer "
-                                 f"({len(states.states)}); pass one of them, e.g. trajectory.states[-1]")
-        states = states.states
-    Z = _array(states, "states")
+    Z = _array(states_of(states), "states")
     if Z.ndim not in (2, 3):
         raise ShapeError(f"states has shape {Z.shape} but should be (N, T+1, M) or (T+1, M)")
     Z = Z.reshape(-1, Z.shape[-1])

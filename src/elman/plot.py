@@ -15,10 +15,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from .errors import InputTypeError, NonFiniteError, ParameterError, ShapeError, require
-from .model import ElmanRNN, StackedRNN, Trajectory
+from .model import ElmanRNN, StackedRNN
 from .validation import _brief, _count, _finite, _flag, _numeric
 
-from ._figures import axes
+from ._figures import axes, states_of
 from ._plot_dynamics import fixed_points_pca, layer_eigenvalues, lyapunov_spectrum, memory_curve
 from ._plot_study import error_vs_state_dim
 
@@ -265,12 +265,7 @@ def loss_curves(history, *, ax=None, log: bool = True):
 def state_trajectories(states, *, sample: int = 0, max_units: int = 12, ax=None):
     """z_k over k for one sample; states (N, T+1, M) as Trajectory.states, or (T+1, M),
     or the Trajectory that :meth:`ElmanRNN.run` returns."""
-    if isinstance(states, Trajectory):
-        if isinstance(states.states, tuple):
-            raise ParameterError(f"this Trajectory is a StackedRNN's, with one states array per layer "
-                                 f"({len(states.states)}); pass one of them, e.g. trajectory.states[0]")
-        states = states.states
-    Z = _values(states, "states")
+    Z = _values(states_of(states), "states")
     if Z.ndim not in (2, 3):
         raise ShapeError(f"states has shape {Z.shape} but should be (N, T+1, M) or (T+1, M)")
     if Z.size == 0:
